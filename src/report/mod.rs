@@ -1,0 +1,202 @@
+//! Telling the CI what happened: one writer per CI (GitHub, Azure DevOps, GitLab, plain) behind the
+//! [`Reporter`] handle that the rest of the program uses.
+//!
+//! The handle redacts every registered secret from all text before a writer sees it; each writer then
+//! escapes text for its CI so that nothing from the service can become a workflow command.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::outcome::RunResult;
+
+/// Which CI the run reports to, with the files that CI hands us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CiTarget {
+    /// `GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`, and `RUNNER_DEBUG=1`.
+    GitHub {
+        output: Option<PathBuf>,
+        summary: Option<PathBuf>,
+        debug: bool,
+    },
+    /// `AGENT_TEMPDIRECTORY` (where the Markdown summary is written before upload) and `SYSTEM_DEBUG=true`.
+    AzureDevOps {
+        temp_dir: Option<PathBuf>,
+        debug: bool,
+    },
+    /// The dotenv file for `artifacts:reports:dotenv` (`MARKETPLACE_DOTENV_FILE`), and `CI_DEBUG_TRACE=true`.
+    GitLab {
+        dotenv: Option<PathBuf>,
+        debug: bool,
+    },
+    Plain {
+        debug: bool,
+    },
+}
+
+/// How important a log line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Info,
+    Warning,
+    Error,
+}
+
+/// One CI's way of printing. Text arguments are already redacted but otherwise untrusted: the writer escapes them.
+pub trait CiWriter: Send {
+    /// Ask the CI to hide `secret` in its logs. Called before the secret is used.
+    fn mask(&mut self, secret: &str) -> io::Result<()>;
+    /// A log line; `Warning` and `Error` become annotations where the CI has them, with `title`.
+    fn log(&mut self, level: Level, title: &str, text: &str) -> io::Result<()>;
+    fn group_start(&mut self, title: &str) -> io::Result<()>;
+    fn group_end(&mut self) -> io::Result<()>;
+    /// Outputs, the closing annotation, the summary: everything written once at the end.
+    fn finish(&mut self, result: &RunResult) -> io::Result<()>;
+}
+
+struct Inner {
+    writer: Box<dyn CiWriter>,
+    secrets: Vec<String>,
+    debug: bool,
+}
+
+/// A cheap-to-clone handle to the run's CI writer. Write failures are ignored on purpose: a broken
+/// pipe on stdout must not stop a publish.
+#[derive(Clone)]
+pub struct Reporter {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Reporter {
+    pub fn new(
+        target: &CiTarget,
+        stdout: Box<dyn Write + Send>,
+        stderr: Box<dyn Write + Send>,
+    ) -> Reporter {
+        let (writer, debug): (Box<dyn CiWriter>, bool) = match target {
+            CiTarget::GitHub { debug, .. } => todo!("github writer {debug}"),
+            CiTarget::AzureDevOps { debug, .. } => todo!("azure writer {debug}"),
+            CiTarget::GitLab { debug, .. } => todo!("gitlab writer {debug}"),
+            CiTarget::Plain { debug } => todo!("plain writer {debug}"),
+        };
+        let _ = (stdout, stderr);
+        Reporter {
+            inner: Arc::new(Mutex::new(Inner {
+                writer,
+                secrets: Vec::new(),
+                debug,
+            })),
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut inner)
+    }
+
+    /// Register a secret: the CI is told to mask it, and it is redacted from everything written after.
+    pub fn mask(&self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        self.with(|inner| {
+            if !inner.secrets.iter().any(|s| s == secret) {
+                inner.secrets.push(secret.to_string());
+                let _ = inner.writer.mask(secret);
+            }
+        });
+    }
+
+    pub fn debug(&self, text: &str) {
+        self.log(Level::Debug, "", text);
+    }
+
+    pub fn info(&self, text: &str) {
+        self.log(Level::Info, "", text);
+    }
+
+    pub fn warning(&self, title: &str, text: &str) {
+        self.log(Level::Warning, title, text);
+    }
+
+    pub fn error(&self, title: &str, text: &str) {
+        self.log(Level::Error, title, text);
+    }
+
+    fn log(&self, level: Level, title: &str, text: &str) {
+        self.with(|inner| {
+            if level == Level::Debug && !inner.debug {
+                return;
+            }
+            let title = redact(&inner.secrets, title);
+            let text = redact(&inner.secrets, text);
+            let _ = inner.writer.log(level, &title, &text);
+        });
+    }
+
+    pub fn group_start(&self, title: &str) {
+        self.with(|inner| {
+            let title = redact(&inner.secrets, title);
+            let _ = inner.writer.group_start(&title);
+        });
+    }
+
+    pub fn group_end(&self) {
+        self.with(|inner| {
+            let _ = inner.writer.group_end();
+        });
+    }
+
+    /// Write the closing outputs, annotation and summary.
+    pub fn finish(&self, result: &RunResult) -> io::Result<()> {
+        self.with(|inner| {
+            let result = redact_result(&inner.secrets, result);
+            inner.writer.finish(&result)
+        })
+    }
+
+    /// Write the JSON result to `path` (`MARKETPLACE_RESULT_FILE`).
+    pub fn write_result_file(&self, path: &Path, result: &RunResult) -> io::Result<()> {
+        let json = self.with(|inner| redact_result(&inner.secrets, result).to_json());
+        std::fs::write(path, format!("{json}\n"))
+    }
+}
+
+/// Replace every registered secret in `text` with `***`.
+fn redact(secrets: &[String], text: &str) -> String {
+    let mut text = text.to_string();
+    for secret in secrets {
+        if text.contains(secret.as_str()) {
+            text = text.replace(secret.as_str(), "***");
+        }
+    }
+    text
+}
+
+fn redact_result(secrets: &[String], result: &RunResult) -> RunResult {
+    let mut result = result.clone();
+    for field in [
+        &mut result.operation_id,
+        &mut result.operation_status,
+        &mut result.failed_step,
+        &mut result.error_code,
+        &mut result.error_message,
+        &mut result.hint,
+    ] {
+        *field = redact(secrets, field);
+    }
+    if let Some(location) = &mut result.operation_location {
+        *location = redact(secrets, location);
+    }
+    for note in &mut result.notes {
+        *note = redact(secrets, note);
+    }
+    for step in &mut result.steps {
+        step.description = redact(secrets, &step.description);
+        for (_, text) in &mut step.messages {
+            *text = redact(secrets, text);
+        }
+    }
+    result
+}
