@@ -1,10 +1,17 @@
 //! marketplace-publish: publish an Azure Marketplace offer from CI.
 //!
 //! Data flows one way: [`config`] (environment -> settings) -> [`auth`] (token source) -> [`portal`] (one
-//! method per API call) -> [`follow`] (the operation follower) -> [`report`] (one writer per CI) -> the
-//! [`outcome`] and its exit code. [`run`] wires them together; [`sim`] is the simulated portal.
+//! method per API call, over [`transport`]) -> [`follow`] (the operation follower) -> [`report`] (one
+//! writer per CI) -> the [`outcome`] and its exit code. [`run`] wires them together; [`cli`] is the binary.
 
+pub mod auth;
+pub mod cli;
 pub mod config;
+pub mod follow;
 pub mod outcome;
+pub mod portal;
 pub mod report;
+pub mod run;
 pub mod secret;
+mod signals;
+pub mod transport;

@@ -1,0 +1,491 @@
+//! One API request, done right: the token attached only on the API origin, transient failures retried
+//! with exponential backoff and jitter (honouring `Retry-After`), a 401 answered by renewing the token
+//! once, and every body read under a size cap. Any portal backend sends through here.
+
+use std::time::{Duration, SystemTime};
+
+use backoff::backoff::Backoff;
+use backoff::ExponentialBackoff;
+use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::Method;
+use serde_json::Value;
+use url::Url;
+
+use crate::auth::{AuthError, TokenSource};
+use crate::config::excerpt;
+use crate::outcome::Outcome;
+use crate::portal::{PortalError, PortalResult};
+use crate::report::Reporter;
+
+/// The largest body read from the service; the rest is dropped. Real answers are a few KiB.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long one request may take, connection to last byte.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait for a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest `Retry-After` honoured; a longer one is cut to this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// Tries per request, the first included.
+pub const MAX_ATTEMPTS: u32 = 6;
+
+/// Statuses worth trying again (contract section 2).
+const TRANSIENT_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
+
+/// The HTTP client every request shares: rustls, timeouts, and no redirects, so that a token can
+/// never follow a redirect to another origin.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("marketplace-publish/", env!("CARGO_PKG_VERSION")))
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the TLS backend is built in")
+}
+
+/// How transient failures are retried.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    /// Retries start at the poll interval (at most 2 s) and grow to the poll cap (at most 30 s), so that
+    /// tests with millisecond intervals retry in milliseconds too.
+    pub fn new(poll_interval: Duration, poll_max_interval: Duration) -> RetryPolicy {
+        let initial = poll_interval.min(Duration::from_secs(2));
+        RetryPolicy {
+            attempts: MAX_ATTEMPTS,
+            initial,
+            max: poll_max_interval.min(Duration::from_secs(30)).max(initial),
+        }
+    }
+
+    fn backoff(&self) -> ExponentialBackoff {
+        ExponentialBackoff {
+            current_interval: self.initial,
+            initial_interval: self.initial,
+            randomization_factor: 0.5,
+            multiplier: 2.0,
+            max_interval: self.max,
+            max_elapsed_time: None,
+            ..ExponentialBackoff::default()
+        }
+    }
+}
+
+/// A final answer: any status that is not retried.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// True when the body was longer than [`MAX_BODY_BYTES`] and was cut.
+    pub truncated: bool,
+}
+
+impl Answer {
+    /// The body as JSON, or why it is not usable.
+    pub fn json(&self) -> Result<Value, String> {
+        if self.truncated {
+            return Err(format!(
+                "the answer is larger than {} KiB",
+                MAX_BODY_BYTES / 1024
+            ));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| {
+            format!(
+                "the answer is not valid JSON ({e}): '{}'",
+                body_excerpt(&self.body)
+            )
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Sends requests to one API origin with a token from `tokens`.
+pub struct Transport {
+    http: reqwest::Client,
+    origin: Url,
+    tokens: TokenSource,
+    reporter: Reporter,
+    retry: RetryPolicy,
+}
+
+/// What went wrong with one try that may go right the next time.
+struct Passing {
+    status: Option<u16>,
+    code: String,
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+impl Transport {
+    pub fn new(
+        http: reqwest::Client,
+        origin: Url,
+        tokens: TokenSource,
+        reporter: Reporter,
+        retry: RetryPolicy,
+    ) -> Transport {
+        Transport {
+            http,
+            origin,
+            tokens,
+            reporter,
+            retry,
+        }
+    }
+
+    pub fn origin(&self) -> &Url {
+        &self.origin
+    }
+
+    /// Send `method url` with `body` as JSON, retrying what is transient. `what` names the call in messages.
+    pub async fn send(
+        &self,
+        what: &str,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+    ) -> PortalResult<Answer> {
+        if url.origin() != self.origin.origin() {
+            return Err(PortalError::unusable(
+                format!(
+                    "{what}: {} is not on the API origin {}; nothing was sent there",
+                    excerpt(url.as_str()),
+                    self.origin.origin().ascii_serialization()
+                ),
+                "report this answer to the service; the API must name operations on its own origin",
+            ));
+        }
+        let mut backoff = self.retry.backoff();
+        let mut renewed = false;
+        let mut attempt = 1;
+        loop {
+            let token = self.tokens.token().await.map_err(auth_failure)?;
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token.expose());
+            if let Some(body) = body {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.to_string());
+            }
+            let passing = match request.send().await {
+                Err(e) => Passing {
+                    status: None,
+                    code: String::new(),
+                    message: describe_send_error(&e, url),
+                    retry_after: None,
+                },
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let headers = response.headers().clone();
+                    match read_capped(response).await {
+                        Err(e) => Passing {
+                            status: Some(status),
+                            code: String::new(),
+                            message: format!("the answer broke off while it was read ({e})"),
+                            retry_after: None,
+                        },
+                        Ok((body, truncated)) => {
+                            let answer = Answer {
+                                status,
+                                headers,
+                                body,
+                                truncated,
+                            };
+                            if status == 401 && !renewed && self.tokens.can_renew() {
+                                renewed = true;
+                                self.reporter
+                                    .info(&format!("{what}: HTTP 401, renewing the token once"));
+                                self.tokens.renew().await.map_err(auth_failure)?;
+                                continue;
+                            }
+                            if status == 401 {
+                                return Err(self.unauthorized(what, &answer));
+                            }
+                            if !TRANSIENT_STATUSES.contains(&status) {
+                                return Ok(answer);
+                            }
+                            let (code, message) = service_error(&answer);
+                            Passing {
+                                status: Some(status),
+                                code,
+                                message,
+                                retry_after: retry_after(&answer.headers, SystemTime::now()),
+                            }
+                        }
+                    }
+                }
+            };
+            if attempt >= self.retry.attempts {
+                return Err(PortalError {
+                    outcome: Outcome::Error,
+                    http_status: passing.status,
+                    code: passing.code,
+                    message: format!("{what}: {}", passing.message),
+                    hint: format!(
+                        "gave up after {attempt} tries; the service or the network is having trouble: run again later"
+                    ),
+                    transient: true,
+                });
+            }
+            let wait = passing
+                .retry_after
+                .map(|d| d.min(MAX_RETRY_AFTER))
+                .or_else(|| backoff.next_backoff())
+                .unwrap_or(self.retry.max);
+            let status = passing
+                .status
+                .map(|s| format!("HTTP {s}: "))
+                .unwrap_or_default();
+            self.reporter.info(&format!(
+                "{what}: {status}{}; trying again in {} (try {} of {})",
+                passing.message,
+                crate::config::format_duration(round_to_ms(wait)),
+                attempt + 1,
+                self.retry.attempts
+            ));
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    fn unauthorized(&self, what: &str, answer: &Answer) -> PortalError {
+        let (code, message) = service_error(answer);
+        let hint = if self.tokens.can_renew() {
+            "the service rejected a freshly issued token: check that the application is added as a user of \
+             the publisher account and that the token's scope matches MARKETPLACE_API_BASE"
+        } else {
+            "the given token was rejected, perhaps expired: MARKETPLACE_CLIENT_SECRET or OIDC federation \
+             would renew it automatically during a long publish"
+        };
+        PortalError {
+            outcome: Outcome::Unauthorized,
+            http_status: Some(401),
+            code,
+            message: format!("{what}: {message}"),
+            hint: hint.to_string(),
+            transient: false,
+        }
+    }
+}
+
+fn round_to_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis().max(1) as u64)
+}
+
+fn auth_failure(e: AuthError) -> PortalError {
+    PortalError {
+        outcome: Outcome::Unauthorized,
+        http_status: e.http_status,
+        code: e.code,
+        message: format!("could not get a token: {}", e.message),
+        hint: e.hint,
+        transient: false,
+    }
+}
+
+fn describe_send_error(e: &reqwest::Error, url: &Url) -> String {
+    let host = url.host_str().unwrap_or("the service");
+    if e.is_timeout() {
+        format!(
+            "{host} did not answer within {}s",
+            REQUEST_TIMEOUT.as_secs()
+        )
+    } else if e.is_connect() {
+        format!("could not connect to {host}")
+    } else {
+        format!("the request to {host} failed before an answer came")
+    }
+}
+
+async fn read_capped(mut response: reqwest::Response) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = MAX_BODY_BYTES - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// A short, single-line, printable excerpt of a body that is not JSON.
+pub fn body_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    excerpt(&cleaned.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// The service's `(code, message)` from an error answer, in any of the shapes seen, else the status
+/// line and an excerpt of the text.
+pub fn service_error(answer: &Answer) -> (String, String) {
+    let parsed = serde_json::from_slice::<Value>(&answer.body).ok();
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    if let Some(json) = parsed {
+        let json = match &json {
+            Value::Array(items) if items.len() == 1 => items[0].clone(),
+            _ => json,
+        };
+        let error = &json["error"];
+        let code = text(&error["code"])
+            .or_else(|| text(&json["code"]))
+            .or_else(|| text(error))
+            .unwrap_or_default();
+        let message = text(&error["message"])
+            .or_else(|| text(&json["message"]))
+            .or_else(|| text(&json["error_description"]))
+            .or_else(|| text(&json["Message"]));
+        if let Some(message) = message {
+            return (code, excerpt(&message));
+        }
+        if !code.is_empty() {
+            return (code, reason(answer.status).to_string());
+        }
+    }
+    let body = body_excerpt(&answer.body);
+    let message = if body.is_empty() {
+        format!("{} (no details in the answer)", reason(answer.status))
+    } else {
+        format!("{}: '{body}'", reason(answer.status))
+    };
+    (String::new(), message)
+}
+
+fn reason(status: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("unexpected status")
+}
+
+/// `Retry-After` as a wait from `now`: delta seconds or an HTTP date (IMF-fixdate).
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = parse_http_date(value)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Parse `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn parse_http_date(value: &str) -> Option<SystemTime> {
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
+    let day: i64 = day.parse().ok()?;
+    let year: i64 = year.parse().ok()?;
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    // Days from the civil date (Howard Hinnant's algorithm), for a date without a date crate.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + m * 60 + s;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            headers: HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn service_errors_in_every_shape() {
+        let cases = [
+            (
+                r#"{"error":{"code":"InvalidAPIVersion","message":"Invalid api version."}}"#,
+                ("InvalidAPIVersion", "Invalid api version."),
+            ),
+            (
+                r#"[{"error":{"code":"BadRequest","message":"x"}}]"#,
+                ("BadRequest", "x"),
+            ),
+            (r#"{"code":"C","message":"m"}"#, ("C", "m")),
+            (
+                r#"{"error":"invalid_client","error_description":"AADSTS7000215: bad"}"#,
+                ("invalid_client", "AADSTS7000215: bad"),
+            ),
+        ];
+        for (body, (code, message)) in cases {
+            assert_eq!(
+                service_error(&answer(400, body)),
+                (code.to_string(), message.to_string())
+            );
+        }
+        assert_eq!(
+            service_error(&answer(502, "<html>\n<b>Bad</b>\tgateway</html>")).1,
+            "Bad Gateway: '<html> <b>Bad</b> gateway</html>'"
+        );
+        assert_eq!(
+            service_error(&answer(500, "")).1,
+            "Internal Server Error (no details in the answer)"
+        );
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(retry_after(&headers, now), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(7)));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:47 GMT"),
+        );
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(10)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers, now), None);
+    }
+
+    #[test]
+    fn truncated_or_broken_json_is_explained() {
+        let mut a = answer(200, "{\"id\": ");
+        assert!(a.json().unwrap_err().contains("not valid JSON"));
+        a.truncated = true;
+        assert!(a.json().unwrap_err().contains("larger than"));
+    }
+}
