@@ -1,0 +1,150 @@
+//! Running the built binary as a pipeline would: environment in; exit code, stdout, stderr, the
+//! GitHub outputs file, the step summary and the JSON result out.
+
+#![allow(dead_code)] // each test crate uses its own part of this file
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+/// The token every test run uses; it must never appear in anything the program writes.
+pub const TOKEN: &str = "test-token-3f9a1c77e2";
+
+/// What one run of the binary left behind.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub outputs: BTreeMap<String, String>,
+    pub summary: String,
+    pub result: Value,
+}
+
+impl Run {
+    pub fn output(&self, name: &str) -> &str {
+        self.outputs
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no output {name}; outputs: {:?}\nstdout:\n{}",
+                    self.outputs, self.stdout
+                )
+            })
+    }
+
+    /// Everything the program wrote, for searching.
+    pub fn everything(&self) -> String {
+        format!(
+            "{}\n{}\n{:?}\n{}\n{}",
+            self.stdout, self.stderr, self.outputs, self.summary, self.result
+        )
+    }
+
+    /// Assert `secret` appears nowhere, except in the mask command issued for it.
+    pub fn assert_never_shows(&self, secret: &str) {
+        let without_masks: String = self
+            .everything()
+            .lines()
+            .filter(|l| !l.starts_with("::add-mask::") && !l.starts_with("##vso[task.setsecret]"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            !without_masks.contains(secret),
+            "the secret leaked:\n{without_masks}"
+        );
+    }
+}
+
+fn scratch_dir() -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "marketplace-publish-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The variables of a publish against `api_base` with fast polling, as a GitHub step would set them.
+pub fn github_env(api_base: &str) -> Vec<(String, String)> {
+    [
+        ("GITHUB_ACTIONS", "true"),
+        ("MARKETPLACE_PUBLISHER_ID", "contoso"),
+        ("MARKETPLACE_OFFER_ID", "contoso-offer"),
+        ("MARKETPLACE_TOKEN", TOKEN),
+        ("MARKETPLACE_API_BASE", api_base),
+        ("MARKETPLACE_POLL_INTERVAL", "10ms"),
+        ("MARKETPLACE_POLL_MAX_INTERVAL", "40ms"),
+        ("MARKETPLACE_TIMEOUT", "30s"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Set `name` in `env`, replacing an earlier value; an empty value removes it.
+pub fn set(env: &mut Vec<(String, String)>, name: &str, value: &str) {
+    env.retain(|(k, _)| k != name);
+    if !value.is_empty() {
+        env.push((name.to_string(), value.to_string()));
+    }
+}
+
+/// Run the binary with exactly `env` (plus the output files of a GitHub step) and collect what it wrote.
+pub fn run(env: &[(String, String)]) -> Run {
+    let dir = scratch_dir();
+    let output_file = dir.join("github_output");
+    let summary_file = dir.join("step_summary");
+    let result_file = dir.join("result.json");
+    std::fs::write(&output_file, "").unwrap();
+    std::fs::write(&summary_file, "").unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_marketplace-publish"));
+    command
+        .env_clear()
+        .env("GITHUB_OUTPUT", &output_file)
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .env("MARKETPLACE_RESULT_FILE", &result_file)
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let out = command.output().expect("the binary runs");
+    let outputs = parse_github_output(&std::fs::read_to_string(&output_file).unwrap());
+    let summary = std::fs::read_to_string(&summary_file).unwrap();
+    let result = std::fs::read_to_string(&result_file)
+        .map(|text| serde_json::from_str(&text).expect("the result file is JSON"))
+        .unwrap_or(Value::Null);
+    let _ = std::fs::remove_dir_all(&dir);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        outputs,
+        summary,
+        result,
+    }
+}
+
+/// Read `$GITHUB_OUTPUT` as the runner does: `name=value` lines and `name<<DELIMITER` blocks.
+pub fn parse_github_output(text: &str) -> BTreeMap<String, String> {
+    let mut outputs = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            for next in lines.by_ref() {
+                if next == delimiter {
+                    break;
+                }
+                value.push(next);
+            }
+            outputs.insert(name.to_string(), value.join("\n"));
+        } else if let Some((name, value)) = line.split_once('=') {
+            outputs.insert(name.to_string(), value.to_string());
+        }
+    }
+    outputs
+}
