@@ -4,6 +4,7 @@
 //! method per API call) -> [`follow`] (the operation follower) -> [`report`] (one writer per CI) -> the
 //! [`outcome`] and its exit code. [`run`] wires them together; [`sim`] is the simulated portal.
 
+pub mod auth;
 pub mod config;
 pub mod outcome;
 pub mod report;
