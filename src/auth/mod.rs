@@ -12,6 +12,8 @@
 mod entra;
 mod federation;
 mod jwt;
+#[cfg(test)]
+mod tests;
 mod transport;
 
 use std::fmt;
