@@ -1,0 +1,143 @@
+//! Sending one request to a token endpoint (Entra's or the CI platform's): transient failures are tried
+//! again a couple of times, and a failure names the host, never the full URL.
+
+use std::time::Duration;
+
+use reqwest::{Client, RequestBuilder, StatusCode};
+use url::Url;
+
+use super::AuthError;
+use crate::config::format_duration;
+use crate::report::Reporter;
+use crate::secret::Secret;
+
+/// Pauses before the second and third attempt. Short and few: a token request holds up the whole run, and
+/// a token endpoint that is down for longer will not be back within a CI step.
+const PAUSES: [Duration; 2] = [Duration::from_millis(300), Duration::from_secs(1)];
+
+/// What this module tells the run's reporter. A trait so that tests can record every call.
+pub(super) trait Sink: Send + Sync {
+    fn mask(&self, secret: &str);
+    fn debug(&self, text: &str);
+}
+
+impl Sink for Reporter {
+    fn mask(&self, secret: &str) {
+        Reporter::mask(self, secret);
+    }
+
+    fn debug(&self, text: &str) {
+        Reporter::debug(self, text);
+    }
+}
+
+/// The shared HTTP client and the reporter: everything a token request needs from the run.
+pub(super) struct Transport {
+    http: Client,
+    sink: Box<dyn Sink>,
+}
+
+/// A complete answer of any status.
+pub(super) struct Answer {
+    pub status: StatusCode,
+    pub body: String,
+}
+
+/// Why no answer came.
+struct Failure {
+    timed_out: bool,
+    cause: String,
+}
+
+impl Transport {
+    pub fn new(http: Client, sink: Box<dyn Sink>) -> Transport {
+        Transport { http, sink }
+    }
+
+    /// Tell the CI to hide `secret`; called before the secret is first used.
+    pub fn mask(&self, secret: &Secret) {
+        self.sink.mask(secret.expose());
+    }
+
+    pub fn debug(&self, text: &str) {
+        self.sink.debug(text);
+    }
+
+    /// Send the request `build` makes, again after a pause on connection failures, timeouts and the
+    /// statuses that mean "try later". The last answer is returned whatever its status; `hint` goes into
+    /// the error when `host` could not be reached at all.
+    pub async fn send(
+        &self,
+        host: &str,
+        hint: &str,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Answer, AuthError> {
+        let mut pauses = PAUSES.iter();
+        loop {
+            let result = attempt(build(&self.http)).await;
+            let trouble = match &result {
+                Ok(answer) if !is_transient(answer.status) => None,
+                Ok(answer) => Some(format!("answered {}", answer.status)),
+                Err(failure) => Some(failure.cause.clone()),
+            };
+            let (Some(trouble), Some(pause)) = (trouble, pauses.next()) else {
+                return result.map_err(|failure| failure.into_error(host, hint));
+            };
+            self.debug(&format!(
+                "{host}: {trouble}; trying again in {}",
+                format_duration(*pause)
+            ));
+            tokio::time::sleep(*pause).await;
+        }
+    }
+}
+
+async fn attempt(request: RequestBuilder) -> Result<Answer, Failure> {
+    let response = request.send().await.map_err(Failure::from)?;
+    let status = response.status();
+    let body = response.text().await.map_err(Failure::from)?;
+    Ok(Answer { status, body })
+}
+
+/// The contract's transient statuses (section 2).
+fn is_transient(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+impl From<reqwest::Error> for Failure {
+    /// The innermost cause ("Connection refused", "failed to lookup address"): reqwest's own text repeats
+    /// the URL and wraps the cause in layers that say little.
+    fn from(err: reqwest::Error) -> Failure {
+        let err = err.without_url();
+        let mut cause = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(inner) = source {
+            cause = inner.to_string();
+            source = inner.source();
+        }
+        Failure {
+            timed_out: err.is_timeout(),
+            cause,
+        }
+    }
+}
+
+impl Failure {
+    fn into_error(self, host: &str, hint: &str) -> AuthError {
+        let (code, what) = if self.timed_out {
+            ("timeout", "timed out waiting for")
+        } else {
+            ("unreachable", "could not reach")
+        };
+        AuthError::new(None, code, format!("{what} {host}: {}", self.cause), hint)
+    }
+}
+
+/// `host[:port]` of `url`, to name an endpoint in messages without its path and query.
+pub(super) fn host_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
+}
