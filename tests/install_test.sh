@@ -15,6 +15,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# Turn signals into an exit so the EXIT trap stops the server then too.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 pass() {
   passed=$((passed + 1))
