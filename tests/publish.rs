@@ -76,8 +76,8 @@ fn a_publish_is_sent_as_the_contract_says_and_followed_to_success() {
     );
     let run = run(&env);
     assert_eq!(run.code, 0, "{}", run.stdout);
-    publish.assert_hits(1);
-    follow.assert_hits(1);
+    publish.assert_calls(1);
+    follow.assert_calls(1);
     assert_eq!(run.output("outcome"), "succeeded");
     assert_eq!(run.output("exit-code"), "0");
     assert_eq!(run.output("http-status"), "202");
@@ -158,7 +158,7 @@ fn a_foreign_operation_location_is_refused_and_nothing_is_sent_there() {
     assert!(run
         .output("error-message")
         .contains("not on the API origin"));
-    trap.assert_hits(0);
+    trap.assert_calls(0);
 }
 
 fn rejected(status: u16, body: serde_json::Value) -> common::Run {
@@ -269,7 +269,7 @@ fn transient_failures_are_retried_then_given_up() {
             .json_body(json!({"error": {"code": "ServiceUnavailable", "message": "try later"}}));
     });
     let run = run(&github_env(&server.base_url()));
-    publish.assert_hits(6);
+    publish.assert_calls(6);
     assert_eq!(run.code, 8);
     assert_eq!(run.output("outcome"), "error");
     assert_eq!(run.output("http-status"), "503");
@@ -394,7 +394,7 @@ fn a_running_operation_is_followed_instead_of_publishing_again() {
     });
     let run = run(&github_env(&server.base_url()));
     assert_eq!(run.code, 0, "{}", run.stdout);
-    publish.assert_hits(0);
+    publish.assert_calls(0);
     assert!(
         run.summary.contains("already had a running operation"),
         "{}",
@@ -434,7 +434,7 @@ fn bad_input_exits_2_before_anything_is_sent() {
         );
         run.assert_never_shows(TOKEN);
     }
-    any.assert_hits(0);
+    any.assert_calls(0);
 }
 
 #[test]

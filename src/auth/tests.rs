@@ -138,7 +138,7 @@ async fn client_secret_token_is_fetched_with_the_exact_form_and_cached() {
 
     assert_eq!(source.token().await.unwrap().expose(), "access-1");
     assert_eq!(source.token().await.unwrap().expose(), "access-1");
-    endpoint.assert_hits_async(1).await;
+    endpoint.assert_calls_async(1).await;
     assert!(source.can_renew());
     assert_eq!(recorder.masked(), ["s3cr/t", "access-1"]);
 }
@@ -156,10 +156,10 @@ async fn a_token_is_renewed_when_it_nears_expiry() {
 
     source.token().await.unwrap();
     source.token().await.unwrap();
-    endpoint.assert_hits_async(1).await;
+    endpoint.assert_calls_async(1).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     source.token().await.unwrap();
-    endpoint.assert_hits_async(2).await;
+    endpoint.assert_calls_async(2).await;
 }
 
 #[test]
@@ -196,7 +196,7 @@ async fn renew_fetches_a_new_token_even_when_one_is_cached() {
 
     assert_eq!(source.renew().await.unwrap().expose(), "new");
     assert_eq!(source.token().await.unwrap().expose(), "new");
-    second.assert_hits_async(1).await;
+    second.assert_calls_async(1).await;
     assert!(recorder.masked().contains(&"new".to_string()));
 }
 
@@ -220,18 +220,16 @@ async fn github_federation_asks_for_the_audience_with_the_request_token() {
             when.method(POST)
                 .path(TOKEN_PATH)
                 .header("content-type", FORM)
-                .x_www_form_urlencoded_tuple("grant_type", "client_credentials")
-                .x_www_form_urlencoded_tuple("client_id", "client-1")
-                .x_www_form_urlencoded_tuple(
+                .form_urlencoded_tuple("grant_type", "client_credentials")
+                .form_urlencoded_tuple("client_id", "client-1")
+                .form_urlencoded_tuple(
                     "client_assertion_type",
                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                 )
-                .x_www_form_urlencoded_tuple("client_assertion", &assertion)
-                .x_www_form_urlencoded_tuple("scope", SCOPE)
-                .matches(|req| {
-                    let body = String::from_utf8_lossy(req.body.as_deref().unwrap_or_default());
-                    !body.contains("client_secret") && !body.contains("request-token")
-                });
+                .form_urlencoded_tuple("client_assertion", &assertion)
+                .form_urlencoded_tuple("scope", SCOPE)
+                .body_excludes("client_secret")
+                .body_excludes("request-token");
             then.status(200).json_body(issued("access", json!(3599)));
         })
         .await;
@@ -239,10 +237,10 @@ async fn github_federation_asks_for_the_audience_with_the_request_token() {
 
     assert_eq!(source.token().await.unwrap().expose(), "access");
     source.token().await.unwrap();
-    oidc.assert_hits_async(1).await;
-    entra.assert_hits_async(1).await;
+    oidc.assert_calls_async(1).await;
+    entra.assert_calls_async(1).await;
     source.renew().await.unwrap();
-    oidc.assert_hits_async(2).await;
+    oidc.assert_calls_async(2).await;
     assert_eq!(
         recorder.masked()[..3],
         ["request-token".to_string(), assertion, "access".to_string()]
@@ -257,7 +255,7 @@ async fn the_assertion_file_is_read_again_for_each_new_token() {
         server.mock_async(move |when, then| {
             when.method(POST)
                 .path(TOKEN_PATH)
-                .x_www_form_urlencoded_tuple("client_assertion", assertion);
+                .form_urlencoded_tuple("client_assertion", assertion);
             then.status(200).json_body(issued(token, json!(3599)));
         })
     };
@@ -269,8 +267,8 @@ async fn the_assertion_file_is_read_again_for_each_new_token() {
     file.write("  jwt-two  ");
     assert_eq!(source.token().await.unwrap().expose(), "access-1");
     assert_eq!(source.renew().await.unwrap().expose(), "access-2");
-    one.assert_hits_async(1).await;
-    two.assert_hits_async(1).await;
+    one.assert_calls_async(1).await;
+    two.assert_calls_async(1).await;
 }
 
 /// The error the source gives when Entra answers `status` with `body`.
@@ -393,7 +391,7 @@ async fn a_non_json_answer_is_retried_then_shown_by_status_and_excerpt() {
         .await;
     let (source, recorder) = source(&client_secret(&server, "client-s3cret"));
     let err = source.token().await.unwrap_err();
-    endpoint.assert_hits_async(3).await;
+    endpoint.assert_calls_async(3).await;
     assert_eq!(err.http_status, Some(502));
     assert!(
         err.message.starts_with("502 Bad Gateway from 127.0.0.1:"),
@@ -489,7 +487,7 @@ async fn a_refused_id_token_request_points_to_the_permission() {
         err.message
     );
     assert!(err.hint.contains("id-token: write"));
-    entra.assert_hits_async(0).await;
+    entra.assert_calls_async(0).await;
 }
 
 #[tokio::test]
@@ -585,7 +583,7 @@ async fn no_secret_leaks_into_errors_logs_or_debug() {
         .mock_async(|when, then| {
             when.method(POST)
                 .path(TOKEN_PATH)
-                .x_www_form_urlencoded_tuple("client_id", "client-1");
+                .form_urlencoded_tuple("client_id", "client-1");
             then.status(400)
                 .json_body(entra_error("invalid_client", &echo));
         })
@@ -594,7 +592,7 @@ async fn no_secret_leaks_into_errors_logs_or_debug() {
         .mock_async(|when, then| {
             when.method(POST)
                 .path(TOKEN_PATH)
-                .x_www_form_urlencoded_tuple("client_id", "client-2");
+                .form_urlencoded_tuple("client_id", "client-2");
             then.status(200)
                 .json_body(issued("access-t0ken", json!(3599)));
         })
@@ -635,7 +633,7 @@ async fn no_secret_leaks_into_errors_logs_or_debug() {
         }
         redacted_echoes += written.iter().filter(|t| t.contains("echo ***")).count();
     }
-    refusal.assert_hits_async(4).await;
+    refusal.assert_calls_async(4).await;
     assert!(redacted_echoes > 0, "echoes are redacted, not dropped");
 }
 
