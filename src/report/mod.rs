@@ -10,6 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use crate::outcome::RunResult;
 
+pub mod escape;
+#[cfg(test)]
+mod test_support;
+
 /// Which CI the run reports to, with the files that CI hands us.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CiTarget {
