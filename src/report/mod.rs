@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use crate::outcome::RunResult;
 
 pub mod escape;
+pub mod summary;
 #[cfg(test)]
 mod test_support;
 
@@ -165,6 +166,47 @@ impl Reporter {
         let json = self.with(|inner| redact_result(&inner.secrets, result).to_json());
         std::fs::write(path, format!("{json}\n"))
     }
+}
+
+/// The longest prefix of `text` within `max_bytes` that ends on a character boundary.
+fn truncate_to(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The closing annotation's title: tool, command, outcome and HTTP status, so it reads on its own
+/// in the CI's list of annotations.
+fn closing_title(result: &RunResult) -> String {
+    let mut title = String::from("marketplace-publish");
+    if !result.command.is_empty() {
+        title = format!("{title} {}", result.command);
+    }
+    title = format!("{title}: {}", result.outcome.as_str());
+    if let Some(status) = result.http_status {
+        title = format!("{title} (HTTP {status})");
+    }
+    title
+}
+
+/// The closing message: the headline (status, the service's message, code, hint), never empty, and
+/// naming the step that failed.
+fn closing_text(result: &RunResult) -> String {
+    let headline = result.headline();
+    let mut text = if headline.trim().is_empty() {
+        result.outcome.as_str().to_string()
+    } else {
+        headline
+    };
+    if result.exit_code() != 0 && !result.failed_step.is_empty() {
+        text = format!("{text} (failed step: {})", result.failed_step);
+    }
+    text
 }
 
 /// Replace every registered secret in `text` with `***`.
