@@ -10,10 +10,19 @@ use std::sync::{Arc, Mutex};
 
 use crate::outcome::RunResult;
 
+mod azure;
 pub mod escape;
+mod github;
+mod gitlab;
+mod plain;
 pub mod summary;
 #[cfg(test)]
 mod test_support;
+
+use azure::AzureWriter;
+use github::GitHubWriter;
+use gitlab::GitLabWriter;
+use plain::PlainWriter;
 
 /// Which CI the run reports to, with the files that CI hands us.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,18 +83,31 @@ pub struct Reporter {
 }
 
 impl Reporter {
+    /// The handle for `target`, with that CI's writer; only the plain writer uses `stderr`.
     pub fn new(
         target: &CiTarget,
         stdout: Box<dyn Write + Send>,
         stderr: Box<dyn Write + Send>,
     ) -> Reporter {
+        // CI writers put everything on stdout: two pipes interleave unpredictably (a line could land
+        // outside its group), and Azure DevOps can fail a task for any stderr output.
         let (writer, debug): (Box<dyn CiWriter>, bool) = match target {
-            CiTarget::GitHub { debug, .. } => todo!("github writer {debug}"),
-            CiTarget::AzureDevOps { debug, .. } => todo!("azure writer {debug}"),
-            CiTarget::GitLab { debug, .. } => todo!("gitlab writer {debug}"),
-            CiTarget::Plain { debug } => todo!("plain writer {debug}"),
+            CiTarget::GitHub {
+                output,
+                summary,
+                debug,
+            } => (
+                Box::new(GitHubWriter::new(stdout, output.clone(), summary.clone())),
+                *debug,
+            ),
+            CiTarget::AzureDevOps { temp_dir, debug } => {
+                (Box::new(AzureWriter::new(stdout, temp_dir.clone())), *debug)
+            }
+            CiTarget::GitLab { dotenv, debug } => {
+                (Box::new(GitLabWriter::new(stdout, dotenv.clone())), *debug)
+            }
+            CiTarget::Plain { debug } => (Box::new(PlainWriter::new(stdout, stderr)), *debug),
         };
-        let _ = (stdout, stderr);
         Reporter {
             inner: Arc::new(Mutex::new(Inner {
                 writer,
@@ -113,18 +135,22 @@ impl Reporter {
         });
     }
 
+    /// Detail shown only when the CI's debug mode is on.
     pub fn debug(&self, text: &str) {
         self.log(Level::Debug, "", text);
     }
 
+    /// A plain progress line.
     pub fn info(&self, text: &str) {
         self.log(Level::Info, "", text);
     }
 
+    /// Something worth a look that does not fail the run; an annotation where the CI has them.
     pub fn warning(&self, title: &str, text: &str) {
         self.log(Level::Warning, title, text);
     }
 
+    /// Something that fails the run; an annotation where the CI has them.
     pub fn error(&self, title: &str, text: &str) {
         self.log(Level::Error, title, text);
     }
@@ -140,6 +166,7 @@ impl Reporter {
         });
     }
 
+    /// Open a collapsible group of log lines.
     pub fn group_start(&self, title: &str) {
         self.with(|inner| {
             let title = redact(&inner.secrets, title);
@@ -147,6 +174,7 @@ impl Reporter {
         });
     }
 
+    /// Close the innermost open group.
     pub fn group_end(&self) {
         self.with(|inner| {
             let _ = inner.writer.group_end();
@@ -166,6 +194,42 @@ impl Reporter {
         let json = self.with(|inner| redact_result(&inner.secrets, result).to_json());
         std::fs::write(path, format!("{json}\n"))
     }
+}
+
+/// The plain-text prefix for a level, where no annotation is written.
+fn level_prefix(level: Level) -> &'static str {
+    match level {
+        Level::Debug => "debug: ",
+        Level::Info => "",
+        Level::Warning => "warning: ",
+        Level::Error => "error: ",
+    }
+}
+
+/// `title: text`, or just the text when there is no title.
+fn titled(title: &str, text: &str) -> String {
+    if title.is_empty() {
+        text.to_string()
+    } else {
+        format!("{title}: {text}")
+    }
+}
+
+/// Print untrusted text as neutralized lines, each after `prefix`.
+fn write_lines(out: &mut dyn Write, prefix: &str, text: &str) -> io::Result<()> {
+    for line in escape::neutralize(text).split('\n') {
+        writeln!(out, "{prefix}{line}")?;
+    }
+    out.flush()
+}
+
+/// Append to a file the CI reads after the step (outputs, step summary), creating it if needed.
+fn append_to(path: &Path, text: &str) -> io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(text.as_bytes())
 }
 
 /// The longest prefix of `text` within `max_bytes` that ends on a character boundary.
@@ -207,6 +271,11 @@ fn closing_text(result: &RunResult) -> String {
         text = format!("{text} (failed step: {})", result.failed_step);
     }
     text
+}
+
+/// The closing line for logs without annotations: title and message together.
+fn closing_line(result: &RunResult) -> String {
+    titled(&closing_title(result), &closing_text(result))
 }
 
 /// Replace every registered secret in `text` with `***`.
