@@ -315,3 +315,95 @@ fn redact_result(secrets: &[String], result: &RunResult) -> RunResult {
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_support::{failed_result, SharedBuf, TempPath};
+
+    const SECRET: &str = "s3cr3t-T0ken";
+
+    /// A target of each kind with all its files under `dir`, and debug output on.
+    fn targets(dir: &Path) -> Vec<CiTarget> {
+        vec![
+            CiTarget::GitHub {
+                output: Some(dir.join("output")),
+                summary: Some(dir.join("summary.md")),
+                debug: true,
+            },
+            CiTarget::AzureDevOps {
+                temp_dir: Some(dir.to_path_buf()),
+                debug: true,
+            },
+            CiTarget::GitLab {
+                dotenv: Some(dir.join("job.env")),
+                debug: true,
+            },
+            CiTarget::Plain { debug: true },
+        ]
+    }
+
+    /// Every file the writers left in `dir`, concatenated.
+    fn files_in(dir: &Path) -> String {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn secrets_appear_only_in_the_mask_command() {
+        let mask_commands = ["::add-mask::", "##vso[task.setsecret]"];
+        for index in 0..4 {
+            let dir = TempPath::dir("redaction");
+            let target = targets(&dir.path()).swap_remove(index);
+            let (out, err) = (SharedBuf::default(), SharedBuf::default());
+            let reporter = Reporter::new(&target, out.boxed(), err.boxed());
+            reporter.mask(SECRET);
+            reporter.group_start(&format!("group {SECRET}"));
+            reporter.debug(&format!("debug {SECRET}"));
+            reporter.info(&format!("info {SECRET}\nline two {SECRET}"));
+            reporter.warning(&format!("title {SECRET}"), &format!("warning {SECRET}"));
+            reporter.error("title", &format!("error {SECRET}"));
+            reporter.group_end();
+            let mut result = failed_result(SECRET);
+            result.operation_location = Some(format!("https://x/{SECRET}"));
+            result.hint = SECRET.to_string();
+            reporter.finish(&result).unwrap();
+            reporter
+                .write_result_file(&dir.path().join("result.json"), &result)
+                .unwrap();
+
+            let stdout = out.text();
+            let (masks, rest): (Vec<&str>, Vec<&str>) = stdout
+                .lines()
+                .partition(|l| mask_commands.iter().any(|m| l.starts_with(m)));
+            assert!(masks.len() <= 1, "{target:?}");
+            if let Some(mask) = masks.first() {
+                assert!(stdout.starts_with(mask), "mask comes first in {target:?}");
+            }
+            for (place, text) in [
+                ("stdout", rest.join("\n")),
+                ("stderr", err.text()),
+                ("files", files_in(&dir.path())),
+            ] {
+                assert!(!text.contains(SECRET), "{place} of {target:?}:\n{text}");
+                let redacted = text.is_empty() || text.contains("***");
+                assert!(redacted, "{place} of {target:?} shows the redaction");
+            }
+        }
+    }
+
+    #[test]
+    fn debug_lines_only_when_asked() {
+        let err = SharedBuf::default();
+        let reporter = Reporter::new(
+            &CiTarget::Plain { debug: false },
+            SharedBuf::default().boxed(),
+            err.boxed(),
+        );
+        reporter.debug("hidden");
+        reporter.info("shown");
+        assert_eq!(err.text(), "shown\n");
+    }
+}
