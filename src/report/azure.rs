@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use super::escape::{azure_data, azure_property, neutralize, one_line, random_uuid};
-use super::{closing_line, summary, titled, write_lines, CiWriter, Level};
+use super::{closing_line, emit, summary, titled, write_lines, CiWriter, Level};
 use crate::outcome::RunResult;
 
 /// Writes for an Azure DevOps pipeline step.
@@ -22,8 +22,10 @@ impl AzureWriter {
 
     /// One logging command, `##vso[COMMAND]DATA`; `data` is escaped here, the command is ours.
     fn vso(&mut self, command: &str, data: &str) -> io::Result<()> {
-        writeln!(self.out, "##vso[{command}]{}", azure_data(data))?;
-        self.out.flush()
+        emit(
+            &mut self.out,
+            &format!("##vso[{command}]{}", azure_data(data)),
+        )
     }
 
     fn issue(&mut self, kind: &str, text: &str) -> io::Result<()> {
@@ -74,13 +76,11 @@ impl CiWriter for AzureWriter {
     }
 
     fn group_start(&mut self, title: &str) -> io::Result<()> {
-        writeln!(self.out, "##[group]{}", one_line(title))?;
-        self.out.flush()
+        emit(&mut self.out, &format!("##[group]{}", one_line(title)))
     }
 
     fn group_end(&mut self) -> io::Result<()> {
-        writeln!(self.out, "##[endgroup]")?;
-        self.out.flush()
+        emit(&mut self.out, "##[endgroup]")
     }
 
     /// Output variables and summary first; each part is tried even when an earlier one failed.

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use super::escape::{github_data, github_property, heredoc_delimiter, neutralize, one_line};
 use super::{
-    append_to, closing_text, closing_title, level_prefix, summary, titled, write_lines, CiWriter,
-    Level,
+    append_to, closing_text, closing_title, emit, level_prefix, summary, titled, write_lines,
+    CiWriter, Level,
 };
 use crate::outcome::RunResult;
 
@@ -46,8 +46,7 @@ impl GitHubWriter {
             format!(" title={}", github_property(&one_line(title)))
         };
         let data = github_data(&neutralize(text));
-        writeln!(self.out, "::{kind}{properties}::{data}")?;
-        self.out.flush()
+        emit(&mut self.out, &format!("::{kind}{properties}::{data}"))
     }
 
     fn write_outputs(&self, result: &RunResult) -> io::Result<()> {
@@ -104,8 +103,10 @@ impl AnnotationBudget {
 
 impl CiWriter for GitHubWriter {
     fn mask(&mut self, secret: &str) -> io::Result<()> {
-        writeln!(self.out, "::add-mask::{}", github_data(secret))?;
-        self.out.flush()
+        emit(
+            &mut self.out,
+            &format!("::add-mask::{}", github_data(secret)),
+        )
     }
 
     fn log(&mut self, level: Level, title: &str, text: &str) -> io::Result<()> {
@@ -122,8 +123,7 @@ impl CiWriter for GitHubWriter {
     }
 
     fn group_end(&mut self) -> io::Result<()> {
-        writeln!(self.out, "::endgroup::")?;
-        self.out.flush()
+        emit(&mut self.out, "::endgroup::")
     }
 
     /// Outputs and summary first, so a pipeline has them even if the log is gone; each part is tried

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::escape::one_line;
-use super::{closing_line, level_prefix, titled, truncate_to, write_lines, CiWriter, Level};
+use super::{closing_line, emit, level_prefix, titled, truncate_to, write_lines, CiWriter, Level};
 use crate::outcome::RunResult;
 
 /// GitLab rejects a dotenv report of more than 5 KB; stay under it with room to spare.
@@ -131,26 +131,21 @@ impl CiWriter for GitLabWriter {
     fn group_start(&mut self, title: &str) -> io::Result<()> {
         self.started += 1;
         let name = section_name(self.started, title);
-        writeln!(
-            self.out,
+        let line = format!(
             "\x1b[0Ksection_start:{}:{name}[collapsed=true]\r\x1b[0K{}",
             unix_time(),
             one_line(title)
-        )?;
+        );
         self.open_sections.push(name);
-        self.out.flush()
+        emit(&mut self.out, &line)
     }
 
     fn group_end(&mut self) -> io::Result<()> {
         let Some(name) = self.open_sections.pop() else {
             return Ok(());
         };
-        writeln!(
-            self.out,
-            "\x1b[0Ksection_end:{}:{name}\r\x1b[0K",
-            unix_time()
-        )?;
-        self.out.flush()
+        let line = format!("\x1b[0Ksection_end:{}:{name}\r\x1b[0K", unix_time());
+        emit(&mut self.out, &line)
     }
 
     /// The dotenv file first, then the closing line; both are tried even when the first fails.

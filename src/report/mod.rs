@@ -215,12 +215,19 @@ fn titled(title: &str, text: &str) -> String {
     }
 }
 
+/// Print one line the writer composed itself (a command whose untrusted parts are already escaped),
+/// flushed at once so that it keeps its place among the lines of other processes.
+fn emit(out: &mut dyn Write, line: &str) -> io::Result<()> {
+    writeln!(out, "{line}")?;
+    out.flush()
+}
+
 /// Print untrusted text as neutralized lines, each after `prefix`.
 fn write_lines(out: &mut dyn Write, prefix: &str, text: &str) -> io::Result<()> {
     for line in escape::neutralize(text).split('\n') {
-        writeln!(out, "{prefix}{line}")?;
+        emit(out, &format!("{prefix}{line}"))?;
     }
-    out.flush()
+    Ok(())
 }
 
 /// Append to a file the CI reads after the step (outputs, step summary), creating it if needed.

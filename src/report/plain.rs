@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use serde_json::Value;
 
 use super::escape::one_line;
-use super::{closing_line, level_prefix, titled, write_lines, CiWriter, Level};
+use super::{closing_line, emit, level_prefix, titled, write_lines, CiWriter, Level};
 use crate::outcome::RunResult;
 
 /// Writes for a terminal or a CI without workflow commands.
@@ -59,7 +59,7 @@ impl CiWriter for PlainWriter {
     }
 
     fn finish(&mut self, result: &RunResult) -> io::Result<()> {
-        let json = writeln!(self.out, "{}", json_line(&result.to_json())).and(self.out.flush());
+        let json = emit(&mut self.out, &json_line(&result.to_json()));
         let prefix = if result.exit_code() == 0 {
             ""
         } else {
