@@ -10,6 +10,20 @@ use std::sync::{Arc, Mutex};
 
 use crate::outcome::RunResult;
 
+mod azure;
+pub mod escape;
+mod github;
+mod gitlab;
+mod plain;
+pub mod summary;
+#[cfg(test)]
+mod test_support;
+
+use azure::AzureWriter;
+use github::GitHubWriter;
+use gitlab::GitLabWriter;
+use plain::PlainWriter;
+
 /// Which CI the run reports to, with the files that CI hands us.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CiTarget {
@@ -69,18 +83,31 @@ pub struct Reporter {
 }
 
 impl Reporter {
+    /// The handle for `target`, with that CI's writer; only the plain writer uses `stderr`.
     pub fn new(
         target: &CiTarget,
         stdout: Box<dyn Write + Send>,
         stderr: Box<dyn Write + Send>,
     ) -> Reporter {
+        // CI writers put everything on stdout: two pipes interleave unpredictably (a line could land
+        // outside its group), and Azure DevOps can fail a task for any stderr output.
         let (writer, debug): (Box<dyn CiWriter>, bool) = match target {
-            CiTarget::GitHub { debug, .. } => todo!("github writer {debug}"),
-            CiTarget::AzureDevOps { debug, .. } => todo!("azure writer {debug}"),
-            CiTarget::GitLab { debug, .. } => todo!("gitlab writer {debug}"),
-            CiTarget::Plain { debug } => todo!("plain writer {debug}"),
+            CiTarget::GitHub {
+                output,
+                summary,
+                debug,
+            } => (
+                Box::new(GitHubWriter::new(stdout, output.clone(), summary.clone())),
+                *debug,
+            ),
+            CiTarget::AzureDevOps { temp_dir, debug } => {
+                (Box::new(AzureWriter::new(stdout, temp_dir.clone())), *debug)
+            }
+            CiTarget::GitLab { dotenv, debug } => {
+                (Box::new(GitLabWriter::new(stdout, dotenv.clone())), *debug)
+            }
+            CiTarget::Plain { debug } => (Box::new(PlainWriter::new(stdout, stderr)), *debug),
         };
-        let _ = (stdout, stderr);
         Reporter {
             inner: Arc::new(Mutex::new(Inner {
                 writer,
@@ -108,18 +135,22 @@ impl Reporter {
         });
     }
 
+    /// Detail shown only when the CI's debug mode is on.
     pub fn debug(&self, text: &str) {
         self.log(Level::Debug, "", text);
     }
 
+    /// A plain progress line.
     pub fn info(&self, text: &str) {
         self.log(Level::Info, "", text);
     }
 
+    /// Something worth a look that does not fail the run; an annotation where the CI has them.
     pub fn warning(&self, title: &str, text: &str) {
         self.log(Level::Warning, title, text);
     }
 
+    /// Something that fails the run; an annotation where the CI has them.
     pub fn error(&self, title: &str, text: &str) {
         self.log(Level::Error, title, text);
     }
@@ -135,6 +166,7 @@ impl Reporter {
         });
     }
 
+    /// Open a collapsible group of log lines.
     pub fn group_start(&self, title: &str) {
         self.with(|inner| {
             let title = redact(&inner.secrets, title);
@@ -142,6 +174,7 @@ impl Reporter {
         });
     }
 
+    /// Close the innermost open group.
     pub fn group_end(&self) {
         self.with(|inner| {
             let _ = inner.writer.group_end();
@@ -161,6 +194,95 @@ impl Reporter {
         let json = self.with(|inner| redact_result(&inner.secrets, result).to_json());
         std::fs::write(path, format!("{json}\n"))
     }
+}
+
+/// The plain-text prefix for a level, where no annotation is written.
+fn level_prefix(level: Level) -> &'static str {
+    match level {
+        Level::Debug => "debug: ",
+        Level::Info => "",
+        Level::Warning => "warning: ",
+        Level::Error => "error: ",
+    }
+}
+
+/// `title: text`, or just the text when there is no title.
+fn titled(title: &str, text: &str) -> String {
+    if title.is_empty() {
+        text.to_string()
+    } else {
+        format!("{title}: {text}")
+    }
+}
+
+/// Print one line the writer composed itself (a command whose untrusted parts are already escaped),
+/// flushed at once so that it keeps its place among the lines of other processes.
+fn emit(out: &mut dyn Write, line: &str) -> io::Result<()> {
+    writeln!(out, "{line}")?;
+    out.flush()
+}
+
+/// Print untrusted text as neutralized lines, each after `prefix`.
+fn write_lines(out: &mut dyn Write, prefix: &str, text: &str) -> io::Result<()> {
+    for line in escape::neutralize(text).split('\n') {
+        emit(out, &format!("{prefix}{line}"))?;
+    }
+    Ok(())
+}
+
+/// Append to a file the CI reads after the step (outputs, step summary), creating it if needed.
+fn append_to(path: &Path, text: &str) -> io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+/// The longest prefix of `text` within `max_bytes` that ends on a character boundary.
+fn truncate_to(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The closing annotation's title: tool, command, outcome and HTTP status, so it reads on its own
+/// in the CI's list of annotations.
+fn closing_title(result: &RunResult) -> String {
+    let mut title = String::from("marketplace-publish");
+    if !result.command.is_empty() {
+        title = format!("{title} {}", result.command);
+    }
+    title = format!("{title}: {}", result.outcome.as_str());
+    if let Some(status) = result.http_status {
+        title = format!("{title} (HTTP {status})");
+    }
+    title
+}
+
+/// The closing message: the headline (status, the service's message, code, hint), never empty, and
+/// naming the step that failed.
+fn closing_text(result: &RunResult) -> String {
+    let headline = result.headline();
+    let mut text = if headline.trim().is_empty() {
+        result.outcome.as_str().to_string()
+    } else {
+        headline
+    };
+    if result.exit_code() != 0 && !result.failed_step.is_empty() {
+        text = format!("{text} (failed step: {})", result.failed_step);
+    }
+    text
+}
+
+/// The closing line for logs without annotations: title and message together.
+fn closing_line(result: &RunResult) -> String {
+    titled(&closing_title(result), &closing_text(result))
 }
 
 /// Replace every registered secret in `text` with `***`.
@@ -199,4 +321,96 @@ fn redact_result(secrets: &[String], result: &RunResult) -> RunResult {
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_support::{failed_result, SharedBuf, TempPath};
+
+    const SECRET: &str = "s3cr3t-T0ken";
+
+    /// A target of each kind with all its files under `dir`, and debug output on.
+    fn targets(dir: &Path) -> Vec<CiTarget> {
+        vec![
+            CiTarget::GitHub {
+                output: Some(dir.join("output")),
+                summary: Some(dir.join("summary.md")),
+                debug: true,
+            },
+            CiTarget::AzureDevOps {
+                temp_dir: Some(dir.to_path_buf()),
+                debug: true,
+            },
+            CiTarget::GitLab {
+                dotenv: Some(dir.join("job.env")),
+                debug: true,
+            },
+            CiTarget::Plain { debug: true },
+        ]
+    }
+
+    /// Every file the writers left in `dir`, concatenated.
+    fn files_in(dir: &Path) -> String {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn secrets_appear_only_in_the_mask_command() {
+        let mask_commands = ["::add-mask::", "##vso[task.setsecret]"];
+        for index in 0..4 {
+            let dir = TempPath::dir("redaction");
+            let target = targets(&dir.path()).swap_remove(index);
+            let (out, err) = (SharedBuf::default(), SharedBuf::default());
+            let reporter = Reporter::new(&target, out.boxed(), err.boxed());
+            reporter.mask(SECRET);
+            reporter.group_start(&format!("group {SECRET}"));
+            reporter.debug(&format!("debug {SECRET}"));
+            reporter.info(&format!("info {SECRET}\nline two {SECRET}"));
+            reporter.warning(&format!("title {SECRET}"), &format!("warning {SECRET}"));
+            reporter.error("title", &format!("error {SECRET}"));
+            reporter.group_end();
+            let mut result = failed_result(SECRET);
+            result.operation_location = Some(format!("https://x/{SECRET}"));
+            result.hint = SECRET.to_string();
+            reporter.finish(&result).unwrap();
+            reporter
+                .write_result_file(&dir.path().join("result.json"), &result)
+                .unwrap();
+
+            let stdout = out.text();
+            let (masks, rest): (Vec<&str>, Vec<&str>) = stdout
+                .lines()
+                .partition(|l| mask_commands.iter().any(|m| l.starts_with(m)));
+            assert!(masks.len() <= 1, "{target:?}");
+            if let Some(mask) = masks.first() {
+                assert!(stdout.starts_with(mask), "mask comes first in {target:?}");
+            }
+            for (place, text) in [
+                ("stdout", rest.join("\n")),
+                ("stderr", err.text()),
+                ("files", files_in(&dir.path())),
+            ] {
+                assert!(!text.contains(SECRET), "{place} of {target:?}:\n{text}");
+                let redacted = text.is_empty() || text.contains("***");
+                assert!(redacted, "{place} of {target:?} shows the redaction");
+            }
+        }
+    }
+
+    #[test]
+    fn debug_lines_only_when_asked() {
+        let err = SharedBuf::default();
+        let reporter = Reporter::new(
+            &CiTarget::Plain { debug: false },
+            SharedBuf::default().boxed(),
+            err.boxed(),
+        );
+        reporter.debug("hidden");
+        reporter.info("shown");
+        assert_eq!(err.text(), "shown\n");
+    }
 }
