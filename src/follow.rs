@@ -212,13 +212,18 @@ impl<'a, P: Portal> Follower<'a, P> {
         self.progress.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Remember the operation as soon as it is known, so that every ending can report where it is.
+    pub fn track(&self, target: &Target) {
+        if let Target::Operation(location) = target {
+            self.progress().location = Some(location.clone());
+        }
+    }
+
     /// Read the target once and record what it shows.
     pub async fn read(&self, target: &Target) -> Result<OperationView, PortalError> {
+        self.track(target);
         let view = match target {
-            Target::Operation(location) => {
-                self.progress().location = Some(location.clone());
-                self.portal.operation(location).await?
-            }
+            Target::Operation(location) => self.portal.operation(location).await?,
             Target::Offer => self.portal.offer_status().await?,
         };
         self.observe(&view);

@@ -199,6 +199,7 @@ async fn command<P: Portal>(
             }
         }
     };
+    follower.track(&target);
     let stop_at_preview = matches!(settings.command, Command::Publish | Command::Status);
     let cancel_requested = settings.command == Command::Cancel;
     if !settings.wait {
