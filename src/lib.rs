@@ -8,3 +8,4 @@ pub mod config;
 pub mod outcome;
 pub mod report;
 pub mod secret;
+pub mod sim;
