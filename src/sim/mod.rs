@@ -10,6 +10,8 @@
 pub mod http;
 pub mod plan;
 mod portal;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::io::{self, Write};
