@@ -197,7 +197,8 @@ impl Portal {
         Ok(self.accepted(&state.operations[at]))
     }
 
-    /// Go-live approves a publish waiting at publisher sign-off and starts the `live` step.
+    /// Go-live approves a publish waiting at publisher sign-off and starts the `live` step; while that
+    /// runs, another go-live names it again.
     fn go_live(&self, state: &mut State, req: &Request) -> Answer {
         if !req.body.is_empty() {
             json_body(req)?;
@@ -206,12 +207,16 @@ impl Portal {
         let plan = &self.plan.operation;
         let waiting = self.running(state).map(|at| {
             let op = &state.operations[at];
-            (at, op.kind, op.view(plan, now).waiting_for_signoff)
+            (at, op.kind, op.view(plan, now).waiting_for_signoff())
         });
         let at = match waiting {
             Some((at, Kind::GoLive, _)) => at,
             Some((at, _, true)) => {
-                state.operations[at].await_signoff = false;
+                // The publish ends here and the go-live carries the `live` step, so that only one
+                // operation runs at a time.
+                let publish = &mut state.operations[at];
+                publish.await_signoff = false;
+                publish.walked = publish.kind.steps().len();
                 self.create(state, Kind::GoLive)
             }
             Some(_) => {
@@ -259,7 +264,7 @@ impl Portal {
         };
         op.polls += 1;
         let view = op.view(&self.plan.operation, Instant::now());
-        let status = if view.running {
+        let status = if view.running() {
             "Running".to_string()
         } else {
             offer_word(&view.status)
@@ -304,7 +309,7 @@ impl Portal {
         state
             .operations
             .iter()
-            .position(|op| op.view(&self.plan.operation, now).running)
+            .position(|op| op.view(&self.plan.operation, now).running())
     }
 
     fn create(&self, state: &mut State, kind: Kind) -> usize {
@@ -373,7 +378,7 @@ impl Portal {
             "createdDateTime": timestamp(op.created),
             "lastActionDateTime": timestamp(SystemTime::now()),
             "status": view.status,
-            "cancellationRequestState": if view.running { "canCancel" } else { "cannotCancel" },
+            "cancellationRequestState": if view.running() { "canCancel" } else { "cannotCancel" },
             "publishingVersion": 2,
             "steps": steps_json(&view),
             "previewLinks": preview,
@@ -695,12 +700,22 @@ struct View {
     kind: Kind,
     /// Steps before it are completed, steps after it not started; past the end when all are done.
     current: usize,
-    current_status: String,
-    current_messages: Vec<(&'static str, String)>,
+    step_status: String,
+    messages: Vec<(&'static str, String)>,
     status: String,
-    running: bool,
-    waiting_for_signoff: bool,
 }
+
+impl View {
+    fn running(&self) -> bool {
+        normalize(&self.status) == "running"
+    }
+
+    fn waiting_for_signoff(&self) -> bool {
+        self.step_status == WAITING_FOR_REVIEW
+    }
+}
+
+const WAITING_FOR_REVIEW: &str = "waitingForPublisherReview";
 
 impl Operation {
     fn path(&self) -> &str {
@@ -718,71 +733,52 @@ impl Operation {
 
     fn view(&self, plan: &OperationPlan, now: Instant) -> View {
         let steps = self.kind.steps();
-        let at = |issue: &Option<StepIssue>| {
-            issue.as_ref().and_then(|i| {
-                self.kind
-                    .index_of(&i.step)
-                    .map(|at| (at, i.messages.clone()))
-            })
+        let at = |current, step_status: &str, messages, status: &str| View {
+            kind: self.kind,
+            current,
+            step_status: step_status.to_string(),
+            messages,
+            status: status.to_string(),
         };
-        let errors = |messages: Vec<String>| messages.into_iter().map(|m| ("error", m)).collect();
-        let failed = at(&plan.fail_at);
-        let blocked = at(&plan.block_at);
-        let signoff = self
-            .kind
-            .index_of(SIGNOFF)
+        let info = |text: String| vec![("information", text)];
+        if let Some(current) = self.canceled_at {
+            let note = vec![("warning", "The operation was canceled.".to_string())];
+            return at(current, "canceled", note, "canceled");
+        }
+        // The walk stops at the first of: a failing step, a blocked step, sign-off awaiting go-live.
+        let issue = |issue: &Option<StepIssue>, step_status, status| -> Option<View> {
+            let issue = issue.as_ref()?;
+            let errors = issue.messages.iter().map(|m| ("error", m.clone()));
+            let index = self.kind.index_of(&issue.step)?;
+            Some(at(index, step_status, errors.collect(), status))
+        };
+        let preview = "Your offer preview is ready. Review it, then go live.";
+        let signoff = (self.kind.index_of(SIGNOFF))
             .filter(|_| self.await_signoff)
-            .map(|at| (at, Vec::new()));
+            .map(|index| at(index, WAITING_FOR_REVIEW, info(preview.into()), "running"));
         let position = self.position(plan, now);
-        let halt = [
-            failed.map(|(at, m)| (at, "failed", m)),
-            blocked.map(|(at, m)| (at, "blocked", m)),
-            signoff.map(|(at, m)| (at, "waitingForPublisherReview", m)),
+        let stop = [
+            issue(&plan.fail_at, "failed", "failed"),
+            issue(&plan.block_at, "blocked", "running"),
+            signoff,
         ]
         .into_iter()
         .flatten()
-        .filter(|(at, _, _)| position >= *at)
-        .min_by_key(|(at, _, _)| *at);
-        let view = |current, step: &str, messages, status: &str| View {
-            kind: self.kind,
-            current,
-            current_status: step.to_string(),
-            current_messages: messages,
-            status: status.to_string(),
-            running: normalize(status) == "running",
-            waiting_for_signoff: step == "waitingForPublisherReview",
-        };
-        if let Some(current) = self.canceled_at {
-            let note = vec![("warning", "The operation was canceled.".to_string())];
-            return view(current, "canceled", note, "canceled");
+        .filter(|stop| position >= stop.current)
+        .min_by_key(|stop| stop.current);
+        if let Some(stop) = stop {
+            return stop;
         }
-        match halt {
-            Some((at, "failed", messages)) => view(at, "failed", errors(messages), "failed"),
-            Some((at, "blocked", messages)) => view(at, "blocked", errors(messages), "running"),
-            Some((at, word, _)) => {
-                let note = "Your offer preview is ready. Review it, then go live.";
-                view(at, word, vec![("information", note.to_string())], "running")
-            }
-            None if position >= steps.len() => {
-                let end = &plan.final_status;
-                match is_success(end) {
-                    true => view(steps.len(), "completed", Vec::new(), end),
-                    false => {
-                        let note = vec![("error", format!("The operation ended {end}."))];
-                        view(steps.len() - 1, end, note, end)
-                    }
-                }
-            }
-            None => {
-                let note = format!("{} is in progress.", steps[position].description);
-                view(
-                    position,
-                    "inProgress",
-                    vec![("information", note)],
-                    "running",
-                )
-            }
+        if let Some(step) = steps.get(position) {
+            let note = format!("{} is in progress.", step.description);
+            return at(position, "inProgress", info(note), "running");
         }
+        let end = &plan.final_status;
+        if is_success(end) {
+            return at(steps.len(), "completed", Vec::new(), end);
+        }
+        let note = vec![("error", format!("The operation ended {end}."))];
+        at(steps.len() - 1, end, note, end)
     }
 }
 
@@ -794,11 +790,7 @@ fn steps_json(view: &View) -> Value {
                 let done = format!("{} completed.", step.description);
                 ("completed", vec![("information", done)], 100)
             }
-            std::cmp::Ordering::Equal => (
-                view.current_status.as_str(),
-                view.current_messages.clone(),
-                50,
-            ),
+            std::cmp::Ordering::Equal => (view.step_status.as_str(), view.messages.clone(), 50),
             std::cmp::Ordering::Greater => ("notStarted", Vec::new(), 0),
         };
         let messages: Vec<Value> = messages

@@ -654,6 +654,12 @@ async fn preview_stops_at_signoff_until_go_live() {
         .send()
         .await;
     assert_eq!(go_live.status, 202);
+    assert_eq!(read(&sim, &location).await["status"], "completed");
+    let golive_path = format!("{OFFER}/golive?{VERSION}");
+    let again = api(&sim, "POST", &golive_path).send().await;
+    assert_eq!(again.location(), go_live.location());
+    let one_at_a_time = publish(&sim).await.location();
+    assert_eq!(one_at_a_time, go_live.location());
     let live = follow(&sim, &go_live.location()).await;
     let done = live.last().unwrap();
     assert_eq!(
