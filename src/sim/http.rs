@@ -17,11 +17,13 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// client sent (the `$` of an operation path, the `Authorization` header).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
+    /// `GET`, `POST`, ... as sent.
     pub method: String,
     /// The request target as sent: path and query, still percent-encoded.
     pub target: String,
     /// Header names as sent, in order.
     pub headers: Vec<(String, String)>,
+    /// The body bytes, exactly `Content-Length` of them.
     pub body: Vec<u8>,
 }
 
@@ -157,8 +159,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// (a lie included) instead of the true one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
+    /// Any status code, including ones the service never sends.
     pub status: u16,
+    /// Sent in this order; `Content-Length` and `Connection: close` are added unless set here.
     pub headers: Vec<(String, String)>,
+    /// Sent whole, or half of it when truncated.
     pub body: Vec<u8>,
 }
 
@@ -190,6 +195,7 @@ impl Response {
         self.headers.push((name.to_string(), value.to_string()));
     }
 
+    /// Removes every header of that name, so that a script can take away what the portal would send.
     pub fn remove_header(&mut self, name: &str) {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }

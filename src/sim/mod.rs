@@ -7,7 +7,9 @@
 //! ([`Simulator::start_in_thread`], for synchronous tests that run the binary), records every request,
 //! and stops when dropped. [`run_blocking`] serves until the process is killed, for a `simulate` command.
 
+/// The hand-written HTTP/1.1 layer; public for the recorded [`http::Request`].
 pub mod http;
+/// The fault plan and the named scenarios.
 pub mod plan;
 mod portal;
 #[cfg(test)]
@@ -21,6 +23,7 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+/// What a test or the `simulate` command needs at hand.
 pub use plan::{scenario, Plan, Route, SCENARIOS};
 
 use http::{Delivery, Request};
@@ -32,6 +35,7 @@ use portal::Portal;
 pub struct Recorded {
     /// The route it matched, or `None` for a path the simulator does not know.
     pub route: Option<Route>,
+    /// The request exactly as received.
     pub request: Request,
 }
 
@@ -195,7 +199,11 @@ async fn exchange(mut stream: TcpStream, portal: &Portal, trace: bool) {
         },
     };
     if trace {
-        eprintln!("{line} -> {} {delivery:?}", response.status);
+        let faults = match delivery == Delivery::default() {
+            true => String::new(),
+            false => format!(" {delivery:?}"),
+        };
+        eprintln!("{line} -> {}{faults}", response.status);
     }
     http::deliver(&mut stream, &response, delivery).await;
 }

@@ -67,8 +67,11 @@ pub struct Plan {
     pub api_version: String,
     /// Where the offer stands when the simulator starts.
     pub start: Start,
+    /// How a 202 names its operation.
     pub location: LocationPlan,
+    /// How operations walk and end.
     pub operation: OperationPlan,
+    /// Who may call, and how long tokens last.
     pub auth: AuthPlan,
 }
 
@@ -124,6 +127,7 @@ impl Plan {
 pub struct Scripted {
     /// How many requests in a row get this answer: a number (1 when left out) or `"always"`.
     pub times: Times,
+    /// The status to answer instead of the portal's own answer.
     pub status: Option<u16>,
     /// Headers to set; `null` removes one (say, the `Location` of a normal 202).
     pub headers: BTreeMap<String, Option<String>>,
@@ -240,8 +244,11 @@ pub enum Start {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LocationPlan {
+    /// Which header carries it.
     pub header: LocationHeader,
+    /// Relative, absolute, or on a foreign origin.
     pub form: LocationForm,
+    /// Which of the two paths seen in the wild.
     pub shape: LocationShape,
 }
 
@@ -320,7 +327,9 @@ impl Default for OperationPlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepIssue {
+    /// The step's `stepName`, e.g. `displaycertify`.
     pub step: String,
+    /// Each becomes an `error` message of the step, verbatim (hostile text included).
     pub messages: Vec<String>,
 }
 
@@ -330,8 +339,11 @@ pub struct StepIssue {
 pub struct AuthPlan {
     /// Bearer tokens the API accepts as given, never expiring (for `MARKETPLACE_TOKEN`).
     pub tokens: Vec<String>,
+    /// The only tenant the token endpoint knows (AADSTS90002 otherwise).
     pub tenant: String,
+    /// The only application it knows (AADSTS700016 otherwise).
     pub client_id: String,
+    /// The secret it accepts (AADSTS7000215 otherwise).
     pub client_secret: String,
     /// The `sub` claim of the JWT the OIDC endpoint hands out, and the only one Entra accepts.
     pub subject: String,
@@ -381,6 +393,7 @@ impl ExpiresIn {
         }
     }
 
+    /// The value as the token endpoint sends it, number or string as configured.
     pub fn to_json(&self) -> Value {
         match self {
             ExpiresIn::Number(n) => json!(n),
