@@ -49,6 +49,20 @@ impl Request {
             .map(|(_, v)| v.into_owned())
     }
 
+    /// The token of an `Authorization: Bearer` header.
+    pub fn bearer(&self) -> Option<&str> {
+        let (scheme, token) = self.header("authorization")?.split_once(' ')?;
+        let token = token.trim();
+        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    }
+
+    /// Whether the body is declared as `wanted`, parameters (`; charset=utf-8`) aside.
+    pub fn has_content_type(&self, wanted: &str) -> bool {
+        let value = self.header("content-type").unwrap_or_default();
+        let essence = value.split(';').next().unwrap_or_default().trim();
+        essence.eq_ignore_ascii_case(wanted)
+    }
+
     /// The body as text, for form and JSON parsing and for test assertions.
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()

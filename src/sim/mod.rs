@@ -2,16 +2,20 @@
 //! real HTTP server on a loopback port, so that tests and the demo drive the real client over real
 //! sockets, faults included.
 //!
-//! [`plan`] says what to simulate, [`portal`] behaves, [`http`] speaks HTTP/1.1. A [`Simulator`] serves
+//! [`plan`] says what to simulate; `portal` behaves, with `operation` (the walk of steps) and `identity`
+//! (Entra and GitHub OIDC) beside it; [`http`] speaks HTTP/1.1. A [`Simulator`] serves
 //! on a task of the caller's runtime ([`Simulator::start`]) or on a thread of its own
 //! ([`Simulator::start_in_thread`], for synchronous tests that run the binary), records every request,
 //! and stops when dropped. [`run_blocking`] serves until the process is killed, for a `simulate` command.
 
 /// The hand-written HTTP/1.1 layer; public for the recorded [`http::Request`].
 pub mod http;
+mod identity;
+mod operation;
 /// The fault plan and the named scenarios.
 pub mod plan;
 mod portal;
+mod stamp;
 #[cfg(test)]
 mod tests;
 
