@@ -86,7 +86,7 @@ impl Simulator {
         Ok(simulator)
     }
 
-    /// The simulator's origin, `http://127.0.0.1:PORT`: the API base, the Entra authority, and (with
+    /// The simulator's origin, like `http://127.0.0.1:PORT`: the API base, the Entra authority, and (with
     /// `/oidc/token`) the OIDC request URL all at once.
     pub fn base_url(&self) -> String {
         self.base_url.clone()
@@ -116,8 +116,13 @@ impl Simulator {
         plan: Plan,
         trace: bool,
     ) -> io::Result<(Simulator, impl Future<Output = ()>)> {
-        let port = listener.local_addr()?.port();
-        let base_url = format!("http://127.0.0.1:{port}");
+        let mut bound = listener.local_addr()?;
+        if bound.ip().is_unspecified() {
+            // Bound to every interface: loopback is the one address sure to reach it.
+            bound.set_ip(Ipv4Addr::LOCALHOST.into());
+        }
+        let port = bound.port();
+        let base_url = format!("http://{bound}");
         let foreign = format!("http://localhost:{port}");
         let portal = Arc::new(Portal::new(plan, base_url.clone(), foreign));
         let (stop, stopped) = watch::channel(false);
