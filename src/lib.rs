@@ -2,7 +2,7 @@
 //!
 //! Data flows one way: [`config`] (environment -> settings) -> [`auth`] (token source) -> [`portal`] (one
 //! method per API call, over [`transport`]) -> [`follow`] (the operation follower) -> [`report`] (one
-//! writer per CI) -> the [`outcome`] and its exit code. [`run`] wires them together; [`cli`] is the binary.
+//! writer per CI) -> the [`outcome`] and its exit code. [`run`] wires them together; [`cli`] is the binary; [`sim`] is the simulated portal the demo and tests use.
 
 pub mod auth;
 pub mod cli;
@@ -14,4 +14,5 @@ pub mod report;
 pub mod run;
 pub mod secret;
 mod signals;
+pub mod sim;
 pub mod transport;

@@ -1,0 +1,218 @@
+//! A simulated Cloud Partner Portal, with Entra's token endpoint and GitHub's OIDC endpoint beside it: a
+//! real HTTP server on a loopback port, so that tests and the demo drive the real client over real
+//! sockets, faults included.
+//!
+//! [`plan`] says what to simulate; `portal` behaves, with `operation` (the walk of steps) and `identity`
+//! (Entra and GitHub OIDC) beside it; [`http`] speaks HTTP/1.1. A [`Simulator`] serves
+//! on a task of the caller's runtime ([`Simulator::start`]) or on a thread of its own
+//! ([`Simulator::start_in_thread`], for synchronous tests that run the binary), records every request,
+//! and stops when dropped. [`run_blocking`] serves until the process is killed, for a `simulate` command.
+
+/// The hand-written HTTP/1.1 layer; public for the recorded [`http::Request`].
+pub mod http;
+mod identity;
+mod operation;
+/// The fault plan and the named scenarios.
+pub mod plan;
+mod portal;
+mod stamp;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::io::{self, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// What a test or the `simulate` command needs at hand.
+pub use plan::{scenario, Plan, Route, SCENARIOS};
+
+use http::{Delivery, Request};
+use portal::Portal;
+
+/// One request the simulator received, for tests to count and inspect. Nothing is redacted: tests check
+/// that the token went where it should, and nowhere else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The route it matched, or `None` for a path the simulator does not know.
+    pub route: Option<Route>,
+    /// The request exactly as received.
+    pub request: Request,
+}
+
+/// A running simulator. Dropping it stops the server and closes its connections.
+pub struct Simulator {
+    base_url: String,
+    portal: Arc<Portal>,
+    stop: watch::Sender<bool>,
+    /// The server's own runtime thread, when it has one.
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Simulator {
+    /// Serves `plan` on a free loopback port, on a task of the current tokio runtime.
+    pub async fn start(plan: Plan) -> io::Result<Simulator> {
+        Simulator::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), plan).await
+    }
+
+    /// Serves `plan` on `addr`, on a task of the current tokio runtime.
+    pub async fn start_on(addr: SocketAddr, plan: Plan) -> io::Result<Simulator> {
+        let listener = TcpListener::bind(addr).await?;
+        let (simulator, server) = Simulator::launch(listener, plan, false)?;
+        tokio::spawn(server);
+        Ok(simulator)
+    }
+
+    /// Serves `plan` on a free loopback port from a thread with its own runtime, so that a synchronous
+    /// test can run the real binary against it. Callable from inside a runtime too.
+    pub fn start_in_thread(plan: Plan) -> io::Result<Simulator> {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        listener.set_nonblocking(true)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let listener = {
+            let _context = runtime.enter();
+            TcpListener::from_std(listener)?
+        };
+        let (mut simulator, server) = Simulator::launch(listener, plan, false)?;
+        let thread = std::thread::Builder::new()
+            .name("marketplace-sim".into())
+            .spawn(move || runtime.block_on(server))?;
+        simulator.thread = Some(thread);
+        Ok(simulator)
+    }
+
+    /// The simulator's origin, like `http://127.0.0.1:PORT`: the API base, the Entra authority, and (with
+    /// `/oidc/token`) the OIDC request URL all at once.
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// Every request received so far, in order of arrival.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.portal.requests()
+    }
+
+    /// How many requests went to the route named `route` (`publish`, `operation`, `token`, ...).
+    pub fn count(&self, route: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.route.map(Route::name) == Some(route))
+            .count()
+    }
+
+    /// The location path and query of every operation made so far (plus the one `start` set up), to pass
+    /// as `MARKETPLACE_OPERATION`.
+    pub fn operation_locations(&self) -> Vec<String> {
+        self.portal.operation_locations()
+    }
+
+    fn launch(
+        listener: TcpListener,
+        plan: Plan,
+        trace: bool,
+    ) -> io::Result<(Simulator, impl Future<Output = ()>)> {
+        let mut bound = listener.local_addr()?;
+        if bound.ip().is_unspecified() {
+            // Bound to every interface: loopback is the one address sure to reach it.
+            bound.set_ip(Ipv4Addr::LOCALHOST.into());
+        }
+        let port = bound.port();
+        let base_url = format!("http://{bound}");
+        let foreign = format!("http://localhost:{port}");
+        let portal = Arc::new(Portal::new(plan, base_url.clone(), foreign));
+        let (stop, stopped) = watch::channel(false);
+        let server = serve(listener, portal.clone(), stopped, trace);
+        let simulator = Simulator {
+            base_url,
+            portal,
+            stop,
+            thread: None,
+        };
+        Ok((simulator, server))
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        // Receivers also wake when the sender goes, but the thread must be told before it is joined.
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Serves `plan` on `addr` until the process gets SIGINT or is killed: the first line on stdout is the
+/// base URL, then one line per exchange goes to stderr. For the CLI's `simulate` subcommand.
+pub fn run_blocking(addr: SocketAddr, plan: Plan) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = TcpListener::bind(addr).await?;
+        let (simulator, server) = Simulator::launch(listener, plan, true)?;
+        let mut stdout = io::stdout().lock();
+        writeln!(stdout, "{}", simulator.base_url())?;
+        stdout.flush()?;
+        tokio::select! {
+            () = server => Ok(()),
+            interrupted = tokio::signal::ctrl_c() => interrupted,
+        }
+    })
+}
+
+async fn serve(
+    listener: TcpListener,
+    portal: Arc<Portal>,
+    mut stopped: watch::Receiver<bool>,
+    trace: bool,
+) {
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // Out of file descriptors, say: give the system a moment instead of spinning.
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                };
+                let portal = portal.clone();
+                let mut stopped = stopped.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = stopped.changed() => {}
+                        () = exchange(stream, &portal, trace) => {}
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// One connection: one request, one answer as the plan delivers it, then close.
+async fn exchange(mut stream: TcpStream, portal: &Portal, trace: bool) {
+    let (line, response, delivery) = match http::read_request(&mut stream).await {
+        Ok(request) => {
+            let line = format!("{} {}", request.method, request.target);
+            let (response, delivery) = portal.handle(request);
+            (line, response, delivery)
+        }
+        Err(error) => match error.response() {
+            Some(response) => (format!("{error:?}"), response, Delivery::default()),
+            None => return,
+        },
+    };
+    if trace {
+        let faults = match delivery == Delivery::default() {
+            true => String::new(),
+            false => format!(" {delivery:?}"),
+        };
+        eprintln!("{line} -> {}{faults}", response.status);
+    }
+    http::deliver(&mut stream, &response, delivery).await;
+}
