@@ -6,7 +6,10 @@ const HELP: &str = "\
 marketplace-publish: publish an Azure Marketplace offer from CI
 
 USAGE:
-    marketplace-publish            run from MARKETPLACE_* environment variables (see the README)
+    marketplace-publish                  run from MARKETPLACE_* environment variables (see the README)
+    marketplace-publish demo [SCENARIO]  publish to the built-in simulated portal, as a GitHub step would
+    marketplace-publish simulate [--listen ADDR] [--scenario NAME | --plan FILE]
+                                         serve the simulated portal (default 127.0.0.1:8080, scenario happy)
     marketplace-publish --version
     marketplace-publish --help
 ";
@@ -19,6 +22,8 @@ pub fn main(args: &[String]) -> i32 {
             Box::new(std::io::stdout()),
             Box::new(std::io::stderr()),
         )),
+        Some("demo") => crate::demo::main(&args[1..]),
+        Some("simulate") => simulate(&args[1..]),
         Some("--version" | "-V") => {
             println!("marketplace-publish {}", env!("CARGO_PKG_VERSION"));
             0
@@ -34,9 +39,67 @@ pub fn main(args: &[String]) -> i32 {
     }
 }
 
+/// `simulate`: serve a scenario or a JSON fault plan until interrupted (for the self-test, benchmarks
+/// and trying the action by hand).
+fn simulate(args: &[String]) -> i32 {
+    let mut listen = "127.0.0.1:8080".to_string();
+    let mut plan = Ok(crate::sim::Plan::default());
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let Some(value) = rest.next() else {
+            eprintln!("simulate: {flag} needs a value\n\n{HELP}");
+            return 2;
+        };
+        match flag.as_str() {
+            "--listen" => listen = value.clone(),
+            "--scenario" => {
+                plan = crate::sim::scenario(value).ok_or_else(|| {
+                    format!(
+                        "unknown scenario '{value}'; choose one of: {}",
+                        crate::sim::SCENARIOS.join(", ")
+                    )
+                })
+            }
+            "--plan" => {
+                plan = std::fs::read_to_string(value)
+                    .map_err(|e| format!("cannot read {value}: {e}"))
+                    .and_then(|text| {
+                        crate::sim::Plan::from_json(&text).map_err(|e| format!("{value}: {e}"))
+                    })
+            }
+            _ => {
+                eprintln!("simulate: unknown option {flag}\n\n{HELP}");
+                return 2;
+            }
+        }
+    }
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(why) => {
+            eprintln!("simulate: {why}");
+            return 2;
+        }
+    };
+    let Ok(addr) = listen.parse::<std::net::SocketAddr>() else {
+        eprintln!("simulate: --listen takes an address such as 127.0.0.1:8080");
+        return 2;
+    };
+    if !addr.ip().is_loopback() {
+        eprintln!("simulate: the simulator listens on loopback addresses only");
+        return 2;
+    }
+    match crate::sim::run_blocking(addr, plan) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("simulate: {e}");
+            1
+        }
+    }
+}
+
 /// A single-threaded runtime: the program waits on the network almost all the time, and one thread
 /// starts faster and uses less memory than a pool.
-fn block_on<F: std::future::Future<Output = i32>>(future: F) -> i32 {
+pub(crate) fn block_on<F: std::future::Future<Output = i32>>(future: F) -> i32 {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

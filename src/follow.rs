@@ -110,16 +110,24 @@ impl Progress {
             if clock.status_word == step.status_word && clock.progress == step.progress {
                 continue;
             }
-            if clock.started.is_none() && step.status != Status::NotStarted {
+            let first_sight = clock.status_word.is_empty();
+            let done = step.status.is_final() || step.status == Status::WaitingForReview;
+            // A duration is only shown for what this run saw start; a step already done when first
+            // seen has none.
+            if clock.started.is_none()
+                && step.status != Status::NotStarted
+                && !(first_sight && done)
+            {
                 clock.started = Some(now);
             }
-            if clock.ended.is_none()
-                && (step.status.is_final() || step.status == Status::WaitingForReview)
-            {
+            if clock.started.is_some() && clock.ended.is_none() && done {
                 clock.ended = Some(now);
             }
             clock.status_word = step.status_word.clone();
             clock.progress = step.progress;
+            if first_sight && step.status == Status::NotStarted {
+                continue;
+            }
             let mut line = format!("step {}", step.name);
             if !step.description.is_empty() {
                 line.push_str(&format!(" ({})", step.description));
@@ -419,7 +427,7 @@ mod tests {
             "running",
             vec![step("a", "inProgress"), step("b", "notStarted")],
         );
-        assert_eq!(progress.record(&v1).len(), 2);
+        assert_eq!(progress.record(&v1), vec!["step a: inProgress".to_string()]);
         assert_eq!(progress.record(&v1).len(), 0);
         let v2 = view(
             "running",

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+mod demo;
 pub mod follow;
 pub mod outcome;
 pub mod portal;

@@ -189,27 +189,27 @@ impl RunResult {
         let mut line = match self.outcome {
             Outcome::Accepted => "the request was accepted".to_string(),
             Outcome::Succeeded => "the operation completed".to_string(),
-            Outcome::PreviewReady => {
-                "the preview is ready: review it, then run go-live".to_string()
-            }
+            Outcome::PreviewReady => "the preview is ready".to_string(),
             Outcome::Running => "the operation is still running".to_string(),
             Outcome::Canceled { requested: true } => "the operation was canceled".to_string(),
             Outcome::Canceled { requested: false } => {
-                "the operation was canceled by someone else".to_string()
+                "the operation was canceled, but not by this run".to_string()
             }
-            _ => String::new(),
+            Outcome::Failed if !self.failed_step.is_empty() => format!(
+                "the operation failed at step {}: {}",
+                self.failed_step, self.error_message
+            ),
+            Outcome::Failed => format!("the operation failed: {}", self.error_message),
+            _ => match self.http_status {
+                Some(status) => format!("HTTP {status}: {}", self.error_message),
+                None => self.error_message.clone(),
+            },
         };
-        if line.is_empty() {
-            line = self.error_message.clone();
-            if let Some(status) = self.http_status {
-                line = format!("HTTP {status}: {line}");
-            }
-            if !self.error_code.is_empty() {
-                line = format!("{line} ({})", self.error_code);
-            }
+        if !self.error_code.is_empty() && self.exit_code() != 0 {
+            line = format!("{line} ({})", self.error_code);
         }
         if !self.hint.is_empty() {
-            line = format!("{line}. {}", self.hint);
+            line = format!("{}. {}", line.trim_end_matches('.'), self.hint);
         }
         line
     }
@@ -256,5 +256,26 @@ mod tests {
         assert_eq!(json["elapsed_seconds"], 3);
         result.http_status = Some(429);
         assert_eq!(result.to_json()["http_status"], 429);
+    }
+
+    #[test]
+    fn headlines_name_the_status_the_service_words_and_the_next_step() {
+        let mut result = RunResult::new(Outcome::BadRequest);
+        result.http_status = Some(400);
+        result.error_code = "BadRequest".into();
+        result.error_message = "publish request: the argument is empty.".into();
+        result.hint = "fix it".into();
+        assert_eq!(
+            result.headline(),
+            "HTTP 400: publish request: the argument is empty. (BadRequest). fix it"
+        );
+        let mut failed = RunResult::new(Outcome::Failed);
+        failed.http_status = Some(200);
+        failed.failed_step = "displaycertify".into();
+        failed.error_message = "logo too small.".into();
+        assert_eq!(
+            failed.headline(),
+            "the operation failed at step displaycertify: logo too small."
+        );
     }
 }

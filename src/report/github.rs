@@ -226,9 +226,8 @@ mod tests {
         let last = out.text().lines().last().unwrap().to_string();
         assert_eq!(
             last,
-            "::error title=marketplace-publish publish%3A invalid-offer (HTTP 422)::\
-             HTTP 422: validation failed: bad%0Aimage (ValidationFailed). fix the offer in the portal \
-             (failed step: displaycertify)"
+            "::error title=marketplace-publish publish%3A invalid-offer::\
+             HTTP 422: validation failed: bad%0Aimage (ValidationFailed). fix the offer in the portal"
         );
         let outputs = parse_github_output(&output.read()).unwrap();
         assert_eq!(outputs, expected_outputs(&result));

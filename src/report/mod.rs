@@ -258,26 +258,18 @@ fn closing_title(result: &RunResult) -> String {
     if !result.command.is_empty() {
         title = format!("{title} {}", result.command);
     }
-    title = format!("{title}: {}", result.outcome.as_str());
-    if let Some(status) = result.http_status {
-        title = format!("{title} (HTTP {status})");
-    }
-    title
+    format!("{title}: {}", result.outcome.as_str())
 }
 
-/// The closing message: the headline (status, the service's message, code, hint), never empty, and
-/// naming the step that failed.
+/// The closing message: the headline (status or failed step, the service's message, code, hint),
+/// never empty.
 fn closing_text(result: &RunResult) -> String {
     let headline = result.headline();
-    let mut text = if headline.trim().is_empty() {
+    if headline.trim().is_empty() {
         result.outcome.as_str().to_string()
     } else {
         headline
-    };
-    if result.exit_code() != 0 && !result.failed_step.is_empty() {
-        text = format!("{text} (failed step: {})", result.failed_step);
     }
-    text
 }
 
 /// The closing line for logs without annotations: title and message together.

@@ -110,7 +110,7 @@ mod tests {
         assert_eq!(json["http_status"], 422);
         assert!(err
             .text()
-            .starts_with("error: marketplace-publish publish: invalid-offer (HTTP 422): HTTP 422"));
+            .starts_with("error: marketplace-publish publish: invalid-offer: HTTP 422"));
     }
 
     proptest! {

@@ -217,7 +217,7 @@ mod tests {
     fn a_failure_shows_everything() {
         let md = markdown(&failed_result("boom"));
         for expected in [
-            "## ❌ marketplace-publish publish: invalid-offer (HTTP 422)",
+            "## ❌ marketplace-publish publish: invalid-offer",
             "| Offer | contoso-offer |",
             "| HTTP status | 422 |",
             "| Error code | ValidationFailed |",
