@@ -12,7 +12,7 @@ use crate::config::{ci_target, format_duration, Command, ConfigError, Env, Setti
 use crate::follow::{conclude, failure_details, Ending, Follower, PollPolicy, Progress, Target};
 use crate::outcome::{Outcome, RunResult};
 use crate::portal::cpp::CloudPartnerPortal;
-use crate::portal::{Portal, PortalError, Status};
+use crate::portal::{OperationView, Portal, PortalError, Started, Status};
 use crate::report::{CiTarget, Reporter};
 use crate::signals;
 use crate::transport::{http_client, RetryPolicy, Transport};
@@ -140,6 +140,16 @@ struct Ended {
     http_status: Option<u16>,
 }
 
+/// How the operation to follow came about, which decides when it is first read.
+enum Found {
+    /// This run just started it: the first read waits one poll interval.
+    Started,
+    /// It was running already (given, or found by the guard): read it at once.
+    Existing,
+    /// Already read (the offer's status).
+    Read(OperationView),
+}
+
 async fn command<P: Portal>(
     settings: &Settings,
     portal: &P,
@@ -149,14 +159,11 @@ async fn command<P: Portal>(
 ) -> Result<Ended, PortalError> {
     let offer = format!("{}/{}", settings.publisher_id, settings.offer_id);
     reporter.group_start(&format!("{} {offer}", settings.command.as_str()));
-    let (target, http_status) = match (settings.command, &settings.operation) {
-        (Command::Status, None) => (
-            offer_status_target(settings, portal, follower).await?,
-            Some(200),
-        ),
+    let (target, http_status, found) = match (settings.command, &settings.operation) {
+        (Command::Status, None) => offer_status_target(settings, portal, follower).await?,
         (Command::Status | Command::Publish | Command::GoLive, Some(location)) => {
             reporter.info(&format!("following the given operation {location}"));
-            (Target::Operation(location.clone()), None)
+            (Target::Operation(location.clone()), None, Found::Existing)
         }
         (Command::Publish, None) => match running_operation(portal, reporter).await {
             Some(location) => {
@@ -165,7 +172,7 @@ async fn command<P: Portal>(
                 );
                 reporter.info(&note);
                 notes.push(note);
-                (Target::Operation(location), None)
+                (Target::Operation(location), None, Found::Existing)
             }
             None => start(
                 reporter,
@@ -176,18 +183,12 @@ async fn command<P: Portal>(
         (Command::GoLive, None) => start(reporter, "go-live", portal.go_live().await?),
         (Command::Cancel, given) => {
             let answer = portal.cancel(&settings.notification_emails).await?;
-            match (answer.operation, given) {
-                (Some(location), _) => start(
-                    reporter,
-                    "cancel",
-                    crate::portal::Started {
-                        http_status: answer.http_status,
-                        operation: Some(location),
-                    },
-                ),
+            match (&answer.operation, given) {
+                (Some(_), _) => start(reporter, "cancel", answer),
                 (None, Some(location)) => (
                     Target::Operation(location.clone()),
                     Some(answer.http_status),
+                    Found::Existing,
                 ),
                 (None, None) => {
                     reporter.info("the service canceled the operation at once");
@@ -202,44 +203,40 @@ async fn command<P: Portal>(
     follower.track(&target);
     let stop_at_preview = matches!(settings.command, Command::Publish | Command::Status);
     let cancel_requested = settings.command == Command::Cancel;
+    let ended = |outcome| Ended {
+        outcome: match outcome {
+            // A cancel operation that completed is a confirmed cancellation.
+            Outcome::Succeeded if cancel_requested => Outcome::Canceled { requested: true },
+            other => other,
+        },
+        http_status,
+    };
+    let view = match found {
+        Found::Started => None,
+        Found::Existing => Some(follower.read(&target).await?),
+        Found::Read(view) => Some(view),
+    };
+    if let Some(outcome) = view.and_then(|v| conclude(&v, stop_at_preview, cancel_requested)) {
+        return Ok(ended(outcome));
+    }
     if !settings.wait {
-        if settings.command != Command::Status {
-            return Ok(Ended {
-                outcome: Outcome::Accepted,
-                http_status,
-            });
-        }
-        let view = follower.read(&target).await?;
-        let outcome =
-            conclude(&view, stop_at_preview, cancel_requested).unwrap_or(Outcome::Running);
-        return Ok(Ended {
-            outcome,
-            http_status,
-        });
+        return Ok(ended(match settings.command {
+            Command::Status => Outcome::Running,
+            _ => Outcome::Accepted,
+        }));
     }
     reporter.group_end();
     reporter.group_start(&format!(
         "following the operation (at most {})",
         format_duration(settings.timeout)
     ));
-    let Ending { mut outcome, .. } = follower
+    let Ending { outcome, .. } = follower
         .follow(&target, stop_at_preview, cancel_requested)
         .await?;
-    if cancel_requested && outcome == Outcome::Succeeded {
-        // A cancel operation that completed is a confirmed cancellation.
-        outcome = Outcome::Canceled { requested: true };
-    }
-    Ok(Ended {
-        outcome,
-        http_status,
-    })
+    Ok(ended(outcome))
 }
 
-fn start(
-    reporter: &Reporter,
-    what: &str,
-    started: crate::portal::Started,
-) -> (Target, Option<u16>) {
+fn start(reporter: &Reporter, what: &str, started: Started) -> (Target, Option<u16>, Found) {
     let location = started
         .operation
         .expect("start() answers carry an operation except cancel's 200");
@@ -247,7 +244,11 @@ fn start(
         "{what} accepted (HTTP {}): operation {location}",
         started.http_status
     ));
-    (Target::Operation(location), Some(started.http_status))
+    (
+        Target::Operation(location),
+        Some(started.http_status),
+        Found::Started,
+    )
 }
 
 /// The guard against double work: the offer's running operation, if the service names one.
@@ -268,7 +269,7 @@ async fn offer_status_target<P: Portal>(
     settings: &Settings,
     portal: &P,
     follower: &Follower<'_, P>,
-) -> Result<Target, PortalError> {
+) -> Result<(Target, Option<u16>, Found), PortalError> {
     let view = follower.read(&Target::Offer).await?;
     if view.status == Status::NotStarted && view.steps.is_empty() {
         return Err(PortalError {
@@ -283,13 +284,12 @@ async fn offer_status_target<P: Portal>(
             transient: false,
         });
     }
-    if view.status.is_final() {
-        return Ok(Target::Offer);
+    if !view.status.is_final() {
+        if let Ok(Some(location)) = portal.running_operation().await {
+            return Ok((Target::Operation(location), Some(200), Found::Existing));
+        }
     }
-    Ok(match portal.running_operation().await {
-        Ok(Some(location)) => Target::Operation(location),
-        _ => Target::Offer,
-    })
+    Ok((Target::Offer, Some(200), Found::Read(view)))
 }
 
 fn resume_hint(location: Option<&Url>) -> String {
