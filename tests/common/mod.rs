@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
@@ -98,33 +98,52 @@ pub fn set(env: &mut Vec<(String, String)>, name: &str, value: &str) {
 
 /// Run the binary with exactly `env` (plus the output files of a GitHub step) and collect what it wrote.
 pub fn run(env: &[(String, String)]) -> Run {
+    spawn(env).finish()
+}
+
+/// A run of the binary still going, for tests that act on it meanwhile (signals, say).
+pub struct Pending {
+    pub child: std::process::Child,
+    dir: PathBuf,
+}
+
+/// Start the binary with exactly `env` plus the output files of a GitHub step.
+pub fn spawn(env: &[(String, String)]) -> Pending {
     let dir = scratch_dir();
-    let output_file = dir.join("github_output");
-    let summary_file = dir.join("step_summary");
-    let result_file = dir.join("result.json");
-    std::fs::write(&output_file, "").unwrap();
-    std::fs::write(&summary_file, "").unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_marketplace-publish"));
-    command
+    std::fs::write(dir.join("github_output"), "").unwrap();
+    std::fs::write(dir.join("step_summary"), "").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_marketplace-publish"))
         .env_clear()
-        .env("GITHUB_OUTPUT", &output_file)
-        .env("GITHUB_STEP_SUMMARY", &summary_file)
-        .env("MARKETPLACE_RESULT_FILE", &result_file)
-        .envs(env.iter().map(|(k, v)| (k, v)));
-    let out = command.output().expect("the binary runs");
-    let outputs = parse_github_output(&std::fs::read_to_string(&output_file).unwrap());
-    let summary = std::fs::read_to_string(&summary_file).unwrap();
-    let result = std::fs::read_to_string(&result_file)
-        .map(|text| serde_json::from_str(&text).expect("the result file is JSON"))
-        .unwrap_or(Value::Null);
-    let _ = std::fs::remove_dir_all(&dir);
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        outputs,
-        summary,
-        result,
+        .env("GITHUB_OUTPUT", dir.join("github_output"))
+        .env("GITHUB_STEP_SUMMARY", dir.join("step_summary"))
+        .env("MARKETPLACE_RESULT_FILE", dir.join("result.json"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    Pending { child, dir }
+}
+
+impl Pending {
+    /// Wait for the binary to end and collect everything it wrote.
+    pub fn finish(self) -> Run {
+        let out = self.child.wait_with_output().expect("the binary ends");
+        let outputs =
+            parse_github_output(&std::fs::read_to_string(self.dir.join("github_output")).unwrap());
+        let summary = std::fs::read_to_string(self.dir.join("step_summary")).unwrap();
+        let result = std::fs::read_to_string(self.dir.join("result.json"))
+            .map(|text| serde_json::from_str(&text).expect("the result file is JSON"))
+            .unwrap_or(Value::Null);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            outputs,
+            summary,
+            result,
+        }
     }
 }
 
