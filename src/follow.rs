@@ -148,6 +148,16 @@ impl Progress {
     /// Warnings not shown yet: blocked steps and messages of level error or warning.
     fn new_warnings(&mut self, view: &OperationView) -> Vec<(String, String)> {
         let mut found = Vec::new();
+        if view.status == Status::Unknown {
+            found.push((
+                "unknown status".to_string(),
+                format!(
+                    "the service reported the status '{}', which this version does not know; \
+                     following on until it ends or the timeout runs out",
+                    view.status_word
+                ),
+            ));
+        }
         for step in &view.steps {
             if step.status == Status::Blocked {
                 found.push((
