@@ -496,8 +496,8 @@ mod tests {
         let mut backoff = policy.backoff();
         let day = Some(Duration::from_secs(86_400));
         assert_eq!(next_wait(day, &mut backoff, policy.max), MAX_RETRY_AFTER);
-        let seven = Some(Duration::from_secs(7));
-        assert_eq!(next_wait(seven, &mut backoff, policy.max), seven.unwrap());
+        let seven = Duration::from_secs(7);
+        assert_eq!(next_wait(Some(seven), &mut backoff, policy.max), seven);
         for _ in 0..20 {
             let wait = next_wait(None, &mut backoff, policy.max);
             // Jitter may take a wait half again over the interval it grew to.
