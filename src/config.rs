@@ -978,4 +978,73 @@ mod tests {
             CiTarget::Plain { .. }
         ));
     }
+
+    /// Property tests of the functions that turn untrusted text (inputs, the service's headers) into
+    /// durations, ids and URLs.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// The contract's id rule, written independently of `validate_id`.
+        fn contract_id(value: &str) -> bool {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+            (1..=50).contains(&value.chars().count())
+                && value.chars().all(allowed)
+                && value.chars().any(|c| c.is_ascii_alphanumeric())
+        }
+
+        fn api_base() -> Url {
+            Url::parse("https://cloudpartner.azure.com").unwrap()
+        }
+
+        proptest! {
+            #[test]
+            fn parse_duration_never_panics(text in r"\PC*|[0-9]{0,25}[a-zµ ]{0,3}") {
+                let _ = parse_duration(&text);
+            }
+
+            #[test]
+            fn valid_durations_round_trip(n in 0u64..1_000_000_000_000, unit in "|ms|s|m|h") {
+                let duration = parse_duration(&format!("{n}{unit}")).expect("a valid duration");
+                prop_assert_eq!(parse_duration(&format_duration(duration)), Some(duration));
+            }
+
+            #[test]
+            fn ids_are_exactly_the_contracts(text in r"[A-Za-z0-9._/ %é-]{0,55}|\PC{0,55}") {
+                prop_assert_eq!(validate_id(&text).is_ok(), contract_id(&text), "{:?}", text);
+            }
+
+            #[test]
+            fn operations_stay_on_the_api_origin_under_api(
+                prefix in prop::sample::select(vec![
+                    "", "/", "/api/", "/api", "//", r"/\", "https://cloudpartner.azure.com",
+                    "https://cloudpartner.azure.com:443", "https://cloudpartner.azure.com@evil.example",
+                    "http://cloudpartner.azure.com", "https://evil.example", "https:/", "HTTPS://CLOUDPARTNER.AZURE.COM",
+                ]),
+                tail in r"(/|\.\.|%2[eEfF]|\$|@|:|\?|#|\\|api|[a-z0-9]{1,4}|\PC){0,12}",
+            ) {
+                let text = format!("{prefix}{tail}");
+                if let Ok(url) = resolve_operation(&api_base(), &text) {
+                    prop_assert_eq!(url.origin(), api_base().origin(), "{:?}", text);
+                    prop_assert!(url.path().starts_with("/api/"), "{:?} -> {}", text, url);
+                    prop_assert!(url.username().is_empty() && url.password().is_none());
+                }
+            }
+
+            #[test]
+            fn dollar_locations_are_kept_as_given(
+                publisher in "[a-z0-9-]{1,20}",
+                id in "[0-9a-f-]{1,36}",
+                absolute in any::<bool>(),
+            ) {
+                let path = format!("/api/operations/{publisher}${id}$2$preview");
+                let text = match absolute {
+                    true => format!("https://cloudpartner.azure.com{path}?api-version=2017-10-31"),
+                    false => format!("{path}?api-version=2017-10-31"),
+                };
+                let url = resolve_operation(&api_base(), &text).expect("a service location");
+                prop_assert_eq!(url.path(), path);
+            }
+        }
+    }
 }

@@ -242,11 +242,7 @@ impl Transport {
                     transient: true,
                 });
             }
-            let wait = passing
-                .retry_after
-                .map(|d| d.min(MAX_RETRY_AFTER))
-                .or_else(|| backoff.next_backoff())
-                .unwrap_or(self.retry.max);
+            let wait = next_wait(passing.retry_after, &mut backoff, self.retry.max);
             let status = passing
                 .status
                 .map(|s| format!("HTTP {s}: "))
@@ -281,6 +277,19 @@ impl Transport {
             transient: false,
         }
     }
+}
+
+/// The wait before the next try: the service's `Retry-After`, cut to [`MAX_RETRY_AFTER`] so that a
+/// gateway cannot park the run, else the backoff's next interval.
+fn next_wait(
+    retry_after: Option<Duration>,
+    backoff: &mut ExponentialBackoff,
+    max: Duration,
+) -> Duration {
+    retry_after
+        .map(|d| d.min(MAX_RETRY_AFTER))
+        .or_else(|| backoff.next_backoff())
+        .unwrap_or(max)
 }
 
 fn round_to_ms(d: Duration) -> Duration {
@@ -479,6 +488,46 @@ mod tests {
         assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(10)));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers, now), None);
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_its_cap_and_backoff_stays_in_the_policy() {
+        let policy = RetryPolicy::new(Duration::from_secs(15), Duration::from_secs(60));
+        let mut backoff = policy.backoff();
+        let day = Some(Duration::from_secs(86_400));
+        assert_eq!(next_wait(day, &mut backoff, policy.max), MAX_RETRY_AFTER);
+        let seven = Duration::from_secs(7);
+        assert_eq!(next_wait(Some(seven), &mut backoff, policy.max), seven);
+        for _ in 0..20 {
+            let wait = next_wait(None, &mut backoff, policy.max);
+            // Jitter may take a wait half again over the interval it grew to.
+            assert!(wait <= policy.max.mul_f64(1.5), "{wait:?}");
+        }
+    }
+
+    /// The most API requests a run with default inputs can send, derived from the limits; README.md's
+    /// "Hard limits" states the result, so a change to a limit shows up here first.
+    #[test]
+    fn a_default_run_sends_at_most_455_api_requests_in_its_hour() {
+        let env = crate::config::Env::from_pairs([
+            ("MARKETPLACE_PUBLISHER_ID", "contoso"),
+            ("MARKETPLACE_OFFER_ID", "contoso-offer"),
+            ("MARKETPLACE_TOKEN", "t"),
+        ]);
+        let defaults = crate::config::Settings::from_env(&env).unwrap();
+        // Each call is at most MAX_ATTEMPTS tries, plus the one repeat after a 401 renews the token.
+        let per_call = u64::from(MAX_ATTEMPTS) + 1;
+        // The follower's first four waits ramp up from the poll interval (15 s growing 1.5 times, at
+        // most 20 % jitter off: no less than 15, 18, 27 and 40.5 s), then hold at the cap. Counting each
+        // ramp wait as the poll interval alone can only over-count.
+        const RAMP_WAITS: u64 = 4;
+        let ramp = RAMP_WAITS * defaults.poll_interval.as_secs();
+        let at_cap = (defaults.timeout.as_secs() - ramp) / defaults.poll_max_interval.as_secs();
+        let status_reads = RAMP_WAITS + at_cap;
+        // A publish makes two calls before it follows: the check for a running operation, the publish.
+        let worst = (2 + status_reads) * per_call;
+        assert_eq!(defaults.timeout, Duration::from_secs(3600));
+        assert_eq!((2 + status_reads, worst), (65, 455));
     }
 
     #[test]

@@ -148,7 +148,8 @@ impl Operation {
         let position = self.position(plan, now);
         let stop = [
             issue(&plan.fail_at, "failed", "failed"),
-            issue(&plan.block_at, "blocked", "running"),
+            issue(&plan.block_at, "blocked", "running")
+                .filter(|_| plan.unblock_after.map_or(true, |reads| self.polls < reads)),
             signoff,
         ]
         .into_iter()

@@ -305,6 +305,9 @@ pub struct OperationPlan {
     pub fail_at: Option<StepIssue>,
     /// The walk stalls at this step: the step `blocked` with these messages, the operation still `running`.
     pub block_at: Option<StepIssue>,
+    /// When set, the block lifts once the operation has been read this many times in all, as when the
+    /// publisher supplies what the service waited for; the walk then goes on where the reads have taken it.
+    pub unblock_after: Option<u32>,
     /// `cancel` answers 200 at once instead of 202 with a cancel operation.
     pub cancel_at_once: bool,
 }
@@ -318,6 +321,7 @@ impl Default for OperationPlan {
             stop_at_signoff: false,
             fail_at: None,
             block_at: None,
+            unblock_after: None,
             cancel_at_once: false,
         }
     }

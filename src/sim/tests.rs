@@ -751,6 +751,26 @@ async fn a_blocked_step_keeps_the_operation_running() {
     assert_eq!(step(&answers[1], "displaycertify")["status"], "inProgress");
 }
 
+#[tokio::test]
+async fn a_block_lifts_after_the_planned_reads() {
+    let sim = start(plan(json!({"operation": {
+        "block_at": {"step": "displaycertify", "messages": ["Waiting on the publisher."]},
+        "unblock_after": 3
+    }})))
+    .await;
+    let location = publish(&sim).await.location();
+    let answers = read_times(&sim, &location, 3).await;
+    assert_eq!(step(&answers[1], "displaycertify")["status"], "blocked");
+    assert_eq!(answers[1]["status"], "running");
+    let lifted = &answers[2];
+    assert_eq!(step(lifted, "displaycertify")["status"], "completed");
+    assert_eq!(
+        step(lifted, "displaypackage")["status"],
+        "inProgress",
+        "the walk resumes where the reads took it"
+    );
+}
+
 /// Reads the operation `n` times in a row.
 async fn read_times(sim: &Simulator, location: &str, n: usize) -> Vec<Value> {
     let mut answers = Vec::new();

@@ -1,17 +1,34 @@
 //! Running the built binary as a pipeline would: environment in; exit code, stdout, stderr, the
-//! GitHub outputs file, the step summary and the JSON result out.
+//! GitHub outputs file, the step summary and the JSON result out. A watchdog kills a run that hangs.
 
 #![allow(dead_code)] // each test crate uses its own part of this file
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 /// The token every test run uses; it must never appear in anything the program writes.
 pub const TOKEN: &str = "test-token-3f9a1c77e2";
+
+/// The longest one run may take: every case ends in seconds, so a run still going then has hung.
+pub const WATCHDOG: Duration = Duration::from_secs(20);
+
+/// The workflow commands the program itself writes on GitHub; any other line starting with `::` is forged.
+const OUR_COMMANDS: [&str; 8] = [
+    "::add-mask::",
+    "::error ",
+    "::error::",
+    "::warning ",
+    "::notice ",
+    "::group::",
+    "::endgroup::",
+    "::debug::",
+];
 
 /// What one run of the binary left behind.
 #[derive(Debug)]
@@ -57,6 +74,20 @@ impl Run {
             !without_masks.contains(secret),
             "the secret leaked:\n{without_masks}"
         );
+    }
+
+    /// Assert that no line of stdout or stderr is a workflow command the program did not mean to write,
+    /// and that no Azure DevOps command appears anywhere (its agent spots `##vso[` mid-line).
+    pub fn assert_no_forged_commands(&self) {
+        for line in self.stdout.lines().chain(self.stderr.lines()) {
+            let trimmed = line.trim_start();
+            assert!(
+                !trimmed.starts_with("::") || OUR_COMMANDS.iter().any(|c| trimmed.starts_with(c)),
+                "forged command: {line}"
+            );
+            assert!(!line.contains("##vso["), "forged command: {line}");
+            assert!(!line.contains("##["), "forged command: {line}");
+        }
     }
 }
 
@@ -118,6 +149,7 @@ pub fn spawn(env: &[(String, String)]) -> Pending {
         .env("GITHUB_STEP_SUMMARY", dir.join("step_summary"))
         .env("MARKETPLACE_RESULT_FILE", dir.join("result.json"))
         .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -126,9 +158,9 @@ pub fn spawn(env: &[(String, String)]) -> Pending {
 }
 
 impl Pending {
-    /// Wait for the binary to end and collect everything it wrote.
+    /// Wait for the binary to end (killing it and failing after [`WATCHDOG`]) and collect what it wrote.
     pub fn finish(self) -> Run {
-        let out = self.child.wait_with_output().expect("the binary ends");
+        let out = output_within(self.child, WATCHDOG);
         let outputs =
             parse_github_output(&std::fs::read_to_string(self.dir.join("github_output")).unwrap());
         let summary = std::fs::read_to_string(self.dir.join("step_summary")).unwrap();
@@ -144,6 +176,38 @@ impl Pending {
             summary,
             result,
         }
+    }
+}
+
+/// Like [`std::process::Child::wait_with_output`], but kills the child and fails the test once `limit` has passed.
+fn output_within(mut child: std::process::Child, limit: Duration) -> std::process::Output {
+    // Pipes are drained on their own threads so that a chatty child never blocks on a full pipe.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).into_owned();
+            panic!("the run hung: killed after {limit:?}\nstderr:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
     }
 }
 
