@@ -25,7 +25,7 @@ use crate::config::{format_duration, AssertionSource, AuthSettings, EntraApp};
 use crate::report::Reporter;
 use crate::secret::Secret;
 use entra::Credential;
-use transport::{Sink, Transport};
+use transport::Transport;
 
 /// Renew this long before a token expires, so that a request never leaves with a token about to lapse.
 const RENEWAL_MARGIN: Duration = Duration::from_secs(300);
@@ -75,15 +75,6 @@ impl TokenSource {
     /// `http` is the shared reqwest client (its timeouts apply); `reporter` is told to mask every secret
     /// and obtained token before use.
     pub fn new(settings: &AuthSettings, http: reqwest::Client, reporter: Reporter) -> TokenSource {
-        TokenSource::with_sink(settings, http, Box::new(reporter))
-    }
-
-    /// [`TokenSource::new`] with any sink, so that tests can record what is masked and logged.
-    fn with_sink(
-        settings: &AuthSettings,
-        http: reqwest::Client,
-        sink: Box<dyn Sink>,
-    ) -> TokenSource {
         let mode = match settings {
             AuthSettings::Token(token) => Mode::Given(token.clone()),
             AuthSettings::ClientSecret { app, secret } => Mode::Entra {
@@ -96,7 +87,7 @@ impl TokenSource {
             },
             AuthSettings::FederationUnavailable { advice } => Mode::Unavailable(advice.clone()),
         };
-        let transport = Transport::new(http, sink);
+        let transport = Transport::new(http, reporter);
         if let Some(secret) = mode.given_secret() {
             transport.mask(secret);
         }
