@@ -334,10 +334,10 @@ fn a_token_that_stops_working_mid_operation_is_renewed_and_the_run_succeeds() {
 
 #[test]
 fn a_token_is_renewed_before_it_expires() {
-    // One-second tokens, announced as a string, on a walk of six 250 ms steps: the client must renew
-    // ahead of expiry, so the API never gets to refuse a token.
+    // Two-second tokens, announced as a string, on a walk of six 500 ms steps: the client must renew
+    // ahead of expiry (at half life, for tokens this short), so the API never gets to refuse a token.
     let sim = start(plan(
-        r#"{"auth": {"expires_in": "1", "enforce_expiry": true}, "operation": {"step_ms": 250}}"#,
+        r#"{"auth": {"expires_in": "2", "enforce_expiry": true}, "operation": {"step_ms": 500}}"#,
     ));
     let run = run(&env(&sim, &[Cred::ClientSecret]));
     assert_eq!(run.code, 0, "{}", run.stdout);
