@@ -25,7 +25,7 @@ use crate::config::{format_duration, AssertionSource, AuthSettings, EntraApp};
 use crate::report::Reporter;
 use crate::secret::Secret;
 use entra::Credential;
-use transport::{Sink, Transport};
+use transport::Transport;
 
 /// Renew this long before a token expires, so that a request never leaves with a token about to lapse.
 const RENEWAL_MARGIN: Duration = Duration::from_secs(300);
@@ -35,7 +35,7 @@ const RENEWAL_MARGIN: Duration = Duration::from_secs(300);
 pub struct TokenSource {
     mode: Mode,
     transport: Transport,
-    cache: Mutex<Option<Cached>>,
+    cache: Mutex<Cache>,
 }
 
 enum Mode {
@@ -50,6 +50,16 @@ enum Mode {
 enum Proof {
     ClientSecret(Secret),
     Federated(AssertionSource),
+}
+
+/// What the last request for a token brought.
+enum Cache {
+    Empty,
+    Token(Cached),
+    /// The identity endpoint turned the credentials down. Asking again would bring the same answer,
+    /// so every later caller gets it without another request (callers that carry on after an error,
+    /// like the check for a running operation, would otherwise ask once each).
+    Refused(AuthError),
 }
 
 struct Cached {
@@ -75,15 +85,6 @@ impl TokenSource {
     /// `http` is the shared reqwest client (its timeouts apply); `reporter` is told to mask every secret
     /// and obtained token before use.
     pub fn new(settings: &AuthSettings, http: reqwest::Client, reporter: Reporter) -> TokenSource {
-        TokenSource::with_sink(settings, http, Box::new(reporter))
-    }
-
-    /// [`TokenSource::new`] with any sink, so that tests can record what is masked and logged.
-    fn with_sink(
-        settings: &AuthSettings,
-        http: reqwest::Client,
-        sink: Box<dyn Sink>,
-    ) -> TokenSource {
         let mode = match settings {
             AuthSettings::Token(token) => Mode::Given(token.clone()),
             AuthSettings::ClientSecret { app, secret } => Mode::Entra {
@@ -96,14 +97,14 @@ impl TokenSource {
             },
             AuthSettings::FederationUnavailable { advice } => Mode::Unavailable(advice.clone()),
         };
-        let transport = Transport::new(http, sink);
+        let transport = Transport::new(http, reporter);
         if let Some(secret) = mode.given_secret() {
             transport.mask(secret);
         }
         TokenSource {
             mode,
             transport,
-            cache: Mutex::new(None),
+            cache: Mutex::new(Cache::Empty),
         }
     }
 
@@ -113,9 +114,9 @@ impl TokenSource {
             return Ok(token.clone());
         }
         let mut cache = self.cache.lock().await;
-        match cache.as_ref().filter(|c| Instant::now() < c.renew_at) {
-            Some(cached) => Ok(cached.token.clone()),
-            None => self.refill(&mut cache).await,
+        match &*cache {
+            Cache::Token(cached) if Instant::now() < cached.renew_at => Ok(cached.token.clone()),
+            _ => self.refill(&mut cache).await,
         }
     }
 
@@ -156,15 +157,28 @@ impl TokenSource {
         vec![format!("{warning}: {RENEWABLE_CREDENTIALS}")]
     }
 
-    /// Replace the cached token with a new one, where the credentials allow it.
-    async fn refill(&self, cache: &mut Option<Cached>) -> Result<Secret, AuthError> {
-        let (app, proof) = match &self.mode {
-            Mode::Given(token) => return Err(given_token_rejected(token)),
-            Mode::Unavailable(advice) => return Err(unavailable(advice)),
-            Mode::Entra { app, proof } => (app, proof),
+    /// Replace the cached token with a new one, where the credentials allow it. A failure that may pass
+    /// (the endpoint unreachable, say) leaves a still valid token in place for the next try.
+    async fn refill(&self, cache: &mut Cache) -> Result<Secret, AuthError> {
+        let (app, proof) = match (&self.mode, &*cache) {
+            (_, Cache::Refused(err)) => return Err(err.clone()),
+            (Mode::Given(token), _) => return Err(given_token_rejected(token)),
+            (Mode::Unavailable(advice), _) => return Err(unavailable(advice)),
+            (Mode::Entra { app, proof }, _) => (app, proof),
         };
-        let fresh = self.fetch(app, proof).await?;
-        Ok(cache.insert(fresh).token.clone())
+        match self.fetch(app, proof).await {
+            Ok(fresh) => {
+                let token = fresh.token.clone();
+                *cache = Cache::Token(fresh);
+                Ok(token)
+            }
+            Err(err) => {
+                if err.is_refusal() {
+                    *cache = Cache::Refused(err.clone());
+                }
+                Err(err)
+            }
+        }
     }
 
     /// A new access token from Entra, masked before anyone sees it.
@@ -311,6 +325,13 @@ impl AuthError {
             message: message.into(),
             hint: hint.into(),
         }
+    }
+
+    /// Whether the identity endpoint turned the request down for good: a 4xx answer other than the
+    /// "try later" ones, which the transport has already tried again.
+    fn is_refusal(&self) -> bool {
+        self.http_status
+            .is_some_and(|status| (400..500).contains(&status) && !matches!(status, 408 | 429))
     }
 
     /// The same error with `secret` cut out of the service's text, which may echo what was sent.

@@ -1,6 +1,5 @@
 //! The token sources against a mock authority and a mock GitHub ID token endpoint.
 
-use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use httpmock::prelude::*;
@@ -8,37 +7,52 @@ use serde_json::json;
 use url::Url;
 
 use super::jwt::tests::jwt;
-use super::transport::Sink;
 use super::*;
+use crate::report::test_support::SharedBuf;
+use crate::report::CiTarget;
 
 const SCOPE: &str = "https://cloudpartner.azure.com/.default";
 const TOKEN_PATH: &str = "/tenant-1/oauth2/v2.0/token";
 const FORM: &str = "application/x-www-form-urlencoded";
 
-/// Everything the source tells the reporter, in order.
-#[derive(Clone, Default)]
-struct Recorder {
-    masked: Arc<StdMutex<Vec<String>>>,
-    lines: Arc<StdMutex<Vec<String>>>,
+/// The run's reporter as GitHub's writer with debug on, over a buffer: what the source tells it reads
+/// back as `::add-mask::` and `::debug::` lines, in the order they were written.
+struct Log {
+    out: SharedBuf,
+    reporter: Reporter,
 }
 
-impl Sink for Recorder {
-    fn mask(&self, secret: &str) {
-        self.masked.lock().unwrap().push(secret.to_string());
+impl Log {
+    fn new() -> Log {
+        let out = SharedBuf::default();
+        let target = CiTarget::GitHub {
+            output: None,
+            summary: None,
+            debug: true,
+        };
+        let reporter = Reporter::new(&target, out.boxed(), SharedBuf::default().boxed());
+        Log { out, reporter }
     }
 
-    fn debug(&self, text: &str) {
-        self.lines.lock().unwrap().push(text.to_string());
+    /// Everything written, as the runner reads the step's stdout.
+    fn text(&self) -> String {
+        self.out.text()
     }
-}
 
-impl Recorder {
+    fn after(&self, prefix: &str) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter_map(|line| line.strip_prefix(prefix))
+            .map(str::to_string)
+            .collect()
+    }
+
     fn masked(&self) -> Vec<String> {
-        self.masked.lock().unwrap().clone()
+        self.after("::add-mask::")
     }
 
     fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
+        self.after("::debug::")
     }
 }
 
@@ -68,14 +82,14 @@ fn github(server: &MockServer, request_token: &str) -> AuthSettings {
     }
 }
 
-fn source(settings: &AuthSettings) -> (TokenSource, Recorder) {
-    let recorder = Recorder::default();
+fn source(settings: &AuthSettings) -> (TokenSource, Log) {
+    let log = Log::new();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let source = TokenSource::with_sink(settings, http, Box::new(recorder.clone()));
-    (source, recorder)
+    let source = TokenSource::new(settings, http, log.reporter.clone());
+    (source, log)
 }
 
 fn issued(token: &str, expires_in: serde_json::Value) -> serde_json::Value {
@@ -134,13 +148,13 @@ async fn client_secret_token_is_fetched_with_the_exact_form_and_cached() {
             then.status(200).json_body(issued("access-1", json!(3599)));
         })
         .await;
-    let (source, recorder) = source(&client_secret(&server, "s3cr/t"));
+    let (source, log) = source(&client_secret(&server, "s3cr/t"));
 
     assert_eq!(source.token().await.unwrap().expose(), "access-1");
     assert_eq!(source.token().await.unwrap().expose(), "access-1");
     endpoint.assert_calls_async(1).await;
     assert!(source.can_renew());
-    assert_eq!(recorder.masked(), ["s3cr/t", "access-1"]);
+    assert_eq!(log.masked(), ["s3cr/t", "access-1"]);
 }
 
 #[tokio::test]
@@ -184,7 +198,7 @@ async fn renew_fetches_a_new_token_even_when_one_is_cached() {
             then.status(200).json_body(issued("old", json!(3599)));
         })
         .await;
-    let (source, recorder) = source(&client_secret(&server, "client-s3cret"));
+    let (source, log) = source(&client_secret(&server, "client-s3cret"));
     assert_eq!(source.token().await.unwrap().expose(), "old");
     first.delete_async().await;
     let second = server
@@ -197,7 +211,7 @@ async fn renew_fetches_a_new_token_even_when_one_is_cached() {
     assert_eq!(source.renew().await.unwrap().expose(), "new");
     assert_eq!(source.token().await.unwrap().expose(), "new");
     second.assert_calls_async(1).await;
-    assert!(recorder.masked().contains(&"new".to_string()));
+    assert!(log.masked().contains(&"new".to_string()));
 }
 
 #[tokio::test]
@@ -233,7 +247,7 @@ async fn github_federation_asks_for_the_audience_with_the_request_token() {
             then.status(200).json_body(issued("access", json!(3599)));
         })
         .await;
-    let (source, recorder) = source(&github(&server, "request-token"));
+    let (source, log) = source(&github(&server, "request-token"));
 
     assert_eq!(source.token().await.unwrap().expose(), "access");
     source.token().await.unwrap();
@@ -242,7 +256,7 @@ async fn github_federation_asks_for_the_audience_with_the_request_token() {
     source.renew().await.unwrap();
     oidc.assert_calls_async(2).await;
     assert_eq!(
-        recorder.masked()[..3],
+        log.masked()[..3],
         ["request-token".to_string(), assertion, "access".to_string()]
     );
 }
@@ -389,7 +403,7 @@ async fn a_non_json_answer_is_retried_then_shown_by_status_and_excerpt() {
                 .body("<html>\r\n  <h1>Bad   Gateway</h1>\n</html>");
         })
         .await;
-    let (source, recorder) = source(&client_secret(&server, "client-s3cret"));
+    let (source, log) = source(&client_secret(&server, "client-s3cret"));
     let err = source.token().await.unwrap_err();
     endpoint.assert_calls_async(3).await;
     assert_eq!(err.http_status, Some(502));
@@ -405,8 +419,7 @@ async fn a_non_json_answer_is_retried_then_shown_by_status_and_excerpt() {
         err.message
     );
     assert_eq!(
-        recorder
-            .lines()
+        log.lines()
             .iter()
             .filter(|l| l.contains("trying again"))
             .count(),
@@ -434,6 +447,48 @@ async fn an_empty_refusal_names_the_status() {
         "{}",
         err.message
     );
+}
+
+/// Entra's "no" stands for the whole run, so callers that carry on after an error (the check for a
+/// running operation does) do not send the refused credentials again; a failure that may pass is tried
+/// again by the next caller.
+#[tokio::test]
+async fn a_refused_credential_is_not_sent_again_but_an_outage_is_retried() {
+    let server = MockServer::start_async().await;
+    let refused = server
+        .mock_async(|when, then| {
+            when.method(POST).path(TOKEN_PATH);
+            then.status(401).json_body(entra_error(
+                "invalid_client",
+                "AADSTS7000215: Invalid client secret provided.",
+            ));
+        })
+        .await;
+    let (refusing, _) = source(&client_secret(&server, "client-s3cret"));
+    for err in [
+        refusing.token().await.unwrap_err(),
+        refusing.token().await.unwrap_err(),
+        refusing.renew().await.unwrap_err(),
+    ] {
+        assert_eq!(
+            (err.http_status, err.code.as_str()),
+            (Some(401), "AADSTS7000215")
+        );
+    }
+    refused.assert_calls_async(1).await;
+
+    refused.delete_async().await;
+    let down = server
+        .mock_async(|when, then| {
+            when.method(POST).path(TOKEN_PATH);
+            then.status(503);
+        })
+        .await;
+    let (source, _) = source(&client_secret(&server, "client-s3cret"));
+    source.token().await.unwrap_err();
+    source.token().await.unwrap_err();
+    // Three tries for each caller.
+    down.assert_calls_async(6).await;
 }
 
 #[tokio::test]
@@ -492,9 +547,9 @@ async fn a_refused_id_token_request_points_to_the_permission() {
 
 #[tokio::test]
 async fn a_given_token_is_used_as_is_and_cannot_be_renewed() {
-    let (source, recorder) = source(&AuthSettings::Token(Secret::new("g1ven-t0ken")));
+    let (source, log) = source(&AuthSettings::Token(Secret::new("g1ven-t0ken")));
     assert_eq!(source.token().await.unwrap().expose(), "g1ven-t0ken");
-    assert_eq!(recorder.masked(), ["g1ven-t0ken"]);
+    assert_eq!(log.masked(), ["g1ven-t0ken"]);
     assert!(!source.can_renew());
     let err = source.renew().await.unwrap_err();
     assert_eq!(err.code, "token_rejected");
@@ -565,9 +620,11 @@ fn preflight_warns_about_a_given_jwt_that_expires_too_soon() {
         .is_empty());
 }
 
-/// Service answers that echo what was sent must not carry a secret into an error, a log line or Debug.
+/// Service answers that echo what was sent must not carry a secret into an error or `Debug`; and what
+/// the run's reporter writes (masks, debug lines, the error as the run reports it) shows each secret
+/// only in its `::add-mask::` line, written before the request that uses the secret.
 #[tokio::test]
-async fn no_secret_leaks_into_errors_logs_or_debug() {
+async fn no_secret_leaks_into_errors_debug_or_the_reporters_output() {
     let server = MockServer::start_async().await;
     let assertion = jwt(&json!({"sub": "repo:contoso/offer:ref:refs/heads/main"}));
     let secrets = ["client-s3cret", "request-t0ken", &assertion, "access-t0ken"];
@@ -601,39 +658,66 @@ async fn no_secret_leaks_into_errors_logs_or_debug() {
     if let AuthSettings::ClientSecret { app, .. } = &mut renewing {
         app.client_id = "client-2".to_string();
     }
+    // Each secret with the debug line of the first request that carries it; `None`: the secret is
+    // known from the start and masked before anything else.
+    let requesting = Some("requesting an access token");
     let runs = [
         (
             github(&server, "request-t0ken"),
-            vec![secrets[1], secrets[2]],
+            vec![(secrets[1], None), (secrets[2], requesting)],
         ),
-        (client_secret(&server, "client-s3cret"), vec![secrets[0]]),
-        (renewing, vec![secrets[0], secrets[3]]),
+        (
+            client_secret(&server, "client-s3cret"),
+            vec![(secrets[0], None)],
+        ),
+        (
+            renewing,
+            vec![
+                (secrets[0], None),
+                (secrets[3], Some("obtained an access token")),
+            ],
+        ),
     ];
     let mut redacted_echoes = 0;
 
     // Each source is checked for the secrets it knows: the others never reach it.
     for (settings, known) in runs {
-        let (source, recorder) = source(&settings);
-        let mut written = vec![];
+        let (source, log) = source(&settings);
+        let mut errors = vec![];
         for result in [source.token().await, source.renew().await] {
             if let Err(err) = result {
-                written.extend([err.to_string(), format!("{err:?}")]);
+                log.reporter
+                    .error("could not get a token", &err.to_string());
+                errors.extend([err.to_string(), format!("{err:?}")]);
             }
         }
-        written.push(format!("{source:?}"));
-        written.extend(recorder.lines());
-        for secret in known {
+        errors.push(format!("{source:?}"));
+        let written = log.text();
+        let lines: Vec<&str> = written.lines().collect();
+        for (secret, used_at) in known {
+            let mask = format!("::add-mask::{secret}");
+            let masked_at = lines.iter().position(|l| *l == mask);
+            let masked_at = masked_at.unwrap_or_else(|| panic!("{secret} was not masked"));
+            let first_use = match used_at {
+                None => lines.iter().position(|l| !l.starts_with("::add-mask::")),
+                Some(what) => lines
+                    .iter()
+                    .position(|l| l.starts_with(&format!("::debug::{what}"))),
+            };
             assert!(
-                recorder.masked().iter().any(|m| m == secret),
-                "{secret} was not masked"
+                masked_at < first_use.unwrap_or(lines.len()),
+                "{secret} was masked after its use:\n{written}"
             );
-            for text in &written {
+            for line in lines.iter().filter(|l| **l != mask) {
+                assert!(!line.contains(secret), "{secret} leaked into: {line}");
+            }
+            for text in &errors {
                 assert!(!text.contains(secret), "{secret} leaked into: {text}");
             }
         }
-        redacted_echoes += written.iter().filter(|t| t.contains("echo ***")).count();
+        redacted_echoes += errors.iter().filter(|t| t.contains("echo ***")).count();
     }
-    refusal.assert_calls_async(4).await;
+    refusal.assert_calls_async(2).await;
     assert!(redacted_echoes > 0, "echoes are redacted, not dropped");
 }
 

@@ -15,26 +15,10 @@ use crate::secret::Secret;
 /// a token endpoint that is down for longer will not be back within a CI step.
 const PAUSES: [Duration; 2] = [Duration::from_millis(300), Duration::from_secs(1)];
 
-/// What this module tells the run's reporter. A trait so that tests can record every call.
-pub(super) trait Sink: Send + Sync {
-    fn mask(&self, secret: &str);
-    fn debug(&self, text: &str);
-}
-
-impl Sink for Reporter {
-    fn mask(&self, secret: &str) {
-        Reporter::mask(self, secret);
-    }
-
-    fn debug(&self, text: &str) {
-        Reporter::debug(self, text);
-    }
-}
-
 /// The shared HTTP client and the reporter: everything a token request needs from the run.
 pub(super) struct Transport {
     http: Client,
-    sink: Box<dyn Sink>,
+    reporter: Reporter,
 }
 
 /// A complete answer of any status.
@@ -50,17 +34,17 @@ struct Failure {
 }
 
 impl Transport {
-    pub fn new(http: Client, sink: Box<dyn Sink>) -> Transport {
-        Transport { http, sink }
+    pub fn new(http: Client, reporter: Reporter) -> Transport {
+        Transport { http, reporter }
     }
 
     /// Tell the CI to hide `secret`; called before the secret is first used.
     pub fn mask(&self, secret: &Secret) {
-        self.sink.mask(secret.expose());
+        self.reporter.mask(secret.expose());
     }
 
     pub fn debug(&self, text: &str) {
-        self.sink.debug(text);
+        self.reporter.debug(text);
     }
 
     /// Send the request `build` makes, again after a pause on connection failures, timeouts and the

@@ -17,7 +17,7 @@ mod gitlab;
 mod plain;
 pub mod summary;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use azure::AzureWriter;
 use github::GitHubWriter;
