@@ -112,16 +112,23 @@ image_env=(
   MARKETPLACE_RESULT_FILE=/out/result.json
 )
 
+# The program's own log (stderr) goes here, shown only when its run fails.
+RUN_LOG=$WORK/run.log
+run_failed() {
+  cat "$RUN_LOG" >&2
+  fail "$@"
+}
+
 # Succeeds when a run left exit 0, the succeeded JSON line on stdout, and a result file owned by the
 # image's user in the writable directory $2 (which shows the program ran as that user).
 check_run() {
   local name=$1 out_dir=$2 code=$3 stdout=$4 owner
   echo "$name: exit $code, stdout: $stdout"
-  ((code == 0)) || fail "$name: exit $code"
+  ((code == 0)) || run_failed "$name: exit $code"
   [[ $(wc -l <<<"$stdout") -eq 1 && $stdout == *'"outcome":"succeeded"'* ]] ||
-    fail "$name: no succeeded JSON line on stdout"
-  owner=$(stat -c %u:%g "$out_dir/result.json") || fail "$name: no result file"
-  [[ $owner == "$USER_ID:$USER_ID" ]] || fail "$name: the result file is owned by $owner"
+    run_failed "$name: no succeeded JSON line on stdout"
+  owner=$(stat -c %u:%g "$out_dir/result.json") || run_failed "$name: no result file"
+  [[ $owner == "$USER_ID:$USER_ID" ]] || run_failed "$name: the result file is owned by $owner"
 }
 
 echo "== rootfs as the Dockerfile lays it out, run with chroot as $USER_ID:$USER_ID"
@@ -135,7 +142,7 @@ as_root chown "$USER_ID:$USER_ID" "$ROOTFS/out"
 chroot=$(PATH=$PATH:/usr/sbin:/sbin command -v chroot) || skip "no chroot command"
 code=0
 stdout=$(as_root env -i "${image_env[@]}" \
-  "$chroot" --userspec="$USER_ID:$USER_ID" --groups="$USER_ID" "$ROOTFS" /marketplace-publish) ||
+  "$chroot" --userspec="$USER_ID:$USER_ID" --groups="$USER_ID" "$ROOTFS" /marketplace-publish 2>"$RUN_LOG") ||
   code=$?
 check_run "chroot" "$ROOTFS/out" "$code" "$stdout"
 
@@ -167,7 +174,7 @@ run_env=()
 for pair in "${image_env[@]}"; do run_env+=(--env "$pair"); done
 code=0
 stdout=$("${buildah[@]}" run --isolation chroot --network host "${run_env[@]}" "$container" \
-  -- /marketplace-publish) || code=$?
+  -- /marketplace-publish 2>"$RUN_LOG") || code=$?
 check_run "buildah run" "$mount/out" "$code" "$stdout"
 "${buildah[@]}" umount "$container" >/dev/null
 "${buildah[@]}" rm "$container" >/dev/null
