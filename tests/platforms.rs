@@ -137,6 +137,8 @@ impl AzureRun {
     }
 }
 
+/// A publish against `name` as an Azure DevOps step, with what holds for every run checked on the
+/// way: each output variable set once, one summary upload, nothing on stderr, the token masked first.
 fn azure(name: &str) -> AzureRun {
     let dir = scratch_dir();
     let (run, base) = publish(
