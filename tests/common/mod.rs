@@ -91,7 +91,8 @@ impl Run {
     }
 }
 
-fn scratch_dir() -> PathBuf {
+/// A fresh directory for one run's files; the caller removes it.
+pub fn scratch_dir() -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "marketplace-publish-test-{}-{}",
@@ -230,4 +231,23 @@ pub fn parse_github_output(text: &str) -> BTreeMap<String, String> {
         }
     }
     outputs
+}
+
+/// Run the binary with exactly `env` and none of a GitHub step's files, for the other platforms: the
+/// caller names their files in `env` and reads them back itself, so `outputs`, `summary` and `result`
+/// stay empty.
+pub fn run_bare(env: &[(String, String)]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_marketplace-publish"))
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("the binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        outputs: BTreeMap::new(),
+        summary: String::new(),
+        result: Value::Null,
+    }
 }
