@@ -149,7 +149,7 @@ impl Operation {
         let stop = [
             issue(&plan.fail_at, "failed", "failed"),
             issue(&plan.block_at, "blocked", "running")
-                .filter(|_| plan.unblock_after.map_or(true, |reads| self.polls < reads)),
+                .filter(|_| plan.unblock_after.is_none_or(|reads| self.polls < reads)),
             signoff,
         ]
         .into_iter()

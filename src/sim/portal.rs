@@ -270,7 +270,7 @@ impl Portal {
             .iter()
             .filter(|op| {
                 let status = normalize(&op.view(&self.plan.operation, now).status);
-                wanted.as_ref().map_or(true, |w| *w == status)
+                wanted.as_ref().is_none_or(|w| *w == status)
             })
             .map(|op| self.operation_json(op))
             .collect();
