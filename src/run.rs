@@ -165,7 +165,7 @@ async fn command<P: Portal>(
             reporter.info(&format!("following the given operation {location}"));
             (Target::Operation(location.clone()), None, Found::Existing)
         }
-        (Command::Publish, None) => match running_operation(portal, reporter).await {
+        (Command::Publish, None) => match running_operation(portal, reporter).await? {
             Some(location) => {
                 let note = format!(
                     "the offer already had a running operation, so it was followed instead of starting another: {location}"
@@ -251,15 +251,20 @@ fn start(reporter: &Reporter, what: &str, started: Started) -> (Target, Option<u
     )
 }
 
-/// The guard against double work: the offer's running operation, if the service names one.
-async fn running_operation<P: Portal>(portal: &P, reporter: &Reporter) -> Option<Url> {
+/// The guard against double work: the offer's running operation, if the service names one. A listing
+/// that fails for another reason than credentials does not stop the publish (publish is idempotent).
+async fn running_operation<P: Portal>(
+    portal: &P,
+    reporter: &Reporter,
+) -> Result<Option<Url>, PortalError> {
     match portal.running_operation().await {
-        Ok(found) => found,
+        Ok(found) => Ok(found),
+        Err(e) if e.outcome == Outcome::Unauthorized => Err(e),
         Err(e) => {
             reporter.debug(&format!(
                 "could not list running operations ({e}); publishing"
             ));
-            None
+            Ok(None)
         }
     }
 }
