@@ -211,12 +211,17 @@ pub const KNOWN_INPUTS: &[&str] = &[
 ];
 
 impl Env {
-    /// `MARKETPLACE_*` names that are set but not inputs (likely typos).
+    /// `MARKETPLACE_*` names that are set but not inputs (likely typos). The outputs a GitLab job
+    /// passes on through its dotenv file (`MARKETPLACE_OUTCOME`, ...) are not typos.
     pub fn unknown_inputs(&self) -> Vec<String> {
+        let outputs: Vec<String> = crate::outcome::OUTPUTS
+            .iter()
+            .map(|name| name.to_ascii_uppercase().replace('-', "_"))
+            .collect();
         self.0
             .keys()
             .filter_map(|k| k.strip_prefix(PREFIX).map(|rest| (k, rest)))
-            .filter(|(_, rest)| !KNOWN_INPUTS.contains(rest))
+            .filter(|(_, rest)| !KNOWN_INPUTS.contains(rest) && !outputs.iter().any(|o| o == rest))
             .map(|(k, _)| k.clone())
             .collect()
     }
@@ -954,6 +959,20 @@ mod tests {
             ("MARKETPLACE_CLIENT_SECRET", "s3cr3t"),
         ]);
         assert!(!err.to_string().contains("s3cr3t"));
+    }
+
+    #[test]
+    fn typos_are_unknown_but_outputs_passed_on_are_not() {
+        let env = Env::from_pairs([
+            ("MARKETPLACE_OFER_ID", "x"),
+            ("MARKETPLACE_OUTCOME", "succeeded"),
+            ("MARKETPLACE_OPERATION_LOCATION", "https://x/api/y"),
+            ("MARKETPLACE_OFFER_ID", "o"),
+        ]);
+        assert_eq!(
+            env.unknown_inputs(),
+            vec!["MARKETPLACE_OFER_ID".to_string()]
+        );
     }
 
     #[test]

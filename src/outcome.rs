@@ -82,6 +82,20 @@ impl Outcome {
     }
 }
 
+/// The contract's output names (section 4), in the order they are written.
+pub const OUTPUTS: [&str; 10] = [
+    "outcome",
+    "exit-code",
+    "http-status",
+    "operation-location",
+    "operation-id",
+    "operation-status",
+    "failed-step",
+    "error-code",
+    "error-message",
+    "elapsed-seconds",
+];
+
 /// One step of an operation, as shown in the summary table.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StepView {
@@ -148,24 +162,26 @@ impl RunResult {
 
     /// The contract's outputs in order, as `(kebab-case name, value)`; a value that does not apply is empty.
     pub fn outputs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("outcome", self.outcome.as_str().to_string()),
-            ("exit-code", self.exit_code().to_string()),
-            (
-                "http-status",
-                self.http_status.map(|s| s.to_string()).unwrap_or_default(),
-            ),
-            (
-                "operation-location",
-                self.operation_location.clone().unwrap_or_default(),
-            ),
-            ("operation-id", self.operation_id.clone()),
-            ("operation-status", self.operation_status.clone()),
-            ("failed-step", self.failed_step.clone()),
-            ("error-code", self.error_code.clone()),
-            ("error-message", self.error_message.clone()),
-            ("elapsed-seconds", self.elapsed.as_secs().to_string()),
-        ]
+        OUTPUTS
+            .iter()
+            .map(|&name| (name, self.output(name)))
+            .collect()
+    }
+
+    fn output(&self, name: &str) -> String {
+        match name {
+            "outcome" => self.outcome.as_str().to_string(),
+            "exit-code" => self.exit_code().to_string(),
+            "http-status" => self.http_status.map(|s| s.to_string()).unwrap_or_default(),
+            "operation-location" => self.operation_location.clone().unwrap_or_default(),
+            "operation-id" => self.operation_id.clone(),
+            "operation-status" => self.operation_status.clone(),
+            "failed-step" => self.failed_step.clone(),
+            "error-code" => self.error_code.clone(),
+            "error-message" => self.error_message.clone(),
+            "elapsed-seconds" => self.elapsed.as_secs().to_string(),
+            _ => unreachable!("{name} is not in OUTPUTS"),
+        }
     }
 
     /// The JSON result: the outputs under snake_case keys, numbers as numbers, absent numbers as null.

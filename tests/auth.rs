@@ -373,7 +373,11 @@ fn a_rejected_given_token_exits_6_saying_what_would_renew_it() {
     assert_eq!(sim.count("token"), 0, "a given token cannot be renewed");
     // The first request (the check for a running operation) is refused; nothing more is sent.
     assert_eq!(sim.count("submissions"), 1, "a 401 is not retried");
-    assert_eq!(sim.count("publish"), 0, "a rejected token is not sent again");
+    assert_eq!(
+        sim.count("publish"),
+        0,
+        "a rejected token is not sent again"
+    );
     run.assert_never_shows("stale-token-0d1e");
 }
 
