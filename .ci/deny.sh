@@ -25,6 +25,10 @@ if [[ ! -d $SHARED_DB/crates ]]; then
   exec "$DENY" --manifest-path "$ROOT/Cargo.toml" check
 fi
 
+# --offline keeps cargo-deny off the advisory database's URL, and also from downloading crates: fetch
+# every target's dependencies (macOS and Windows ones too) from crates.io first.
+cargo fetch --locked --manifest-path "$ROOT/Cargo.toml"
+
 # cargo-deny reads a git checkout; the shared copy is a plain folder, so commit a snapshot of it.
 db="$HOME/.cargo/advisory-dbs/$DB_DIR_NAME"
 rm -rf "$db"
