@@ -31,6 +31,11 @@ pub const MAX_ATTEMPTS: u32 = 6;
 /// Statuses worth trying again (contract section 2).
 const TRANSIENT_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
 
+/// True for an answer that may go right if the same request is sent again later.
+pub fn is_transient(status: u16) -> bool {
+    TRANSIENT_STATUSES.contains(&status)
+}
+
 /// The HTTP client every request shares: rustls, timeouts, and no redirects, so that a token can
 /// never follow a redirect to another origin.
 pub fn http_client() -> reqwest::Client {
@@ -216,7 +221,7 @@ impl Transport {
                             if status == 401 {
                                 return Err(self.unauthorized(what, &answer));
                             }
-                            if !TRANSIENT_STATUSES.contains(&status) {
+                            if !is_transient(status) {
                                 return Ok(answer);
                             }
                             let (code, message) = service_error(&answer);
@@ -321,7 +326,10 @@ fn describe_send_error(e: &reqwest::Error, url: &Url) -> String {
     }
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<(Vec<u8>, bool), reqwest::Error> {
+/// The body, at most [`MAX_BODY_BYTES`] of it, and whether it was cut.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         let room = MAX_BODY_BYTES - body.len();

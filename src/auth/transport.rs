@@ -10,6 +10,7 @@ use super::AuthError;
 use crate::config::format_duration;
 use crate::report::Reporter;
 use crate::secret::Secret;
+use crate::transport::{is_transient, read_capped};
 
 /// Pauses before the second and third attempt. Short and few: a token request holds up the whole run, and
 /// a token endpoint that is down for longer will not be back within a CI step.
@@ -60,7 +61,7 @@ impl Transport {
         loop {
             let result = attempt(build(&self.http)).await;
             let trouble = match &result {
-                Ok(answer) if !is_transient(answer.status) => None,
+                Ok(answer) if !is_transient(answer.status.as_u16()) => None,
                 Ok(answer) => Some(format!("answered {}", answer.status)),
                 Err(failure) => Some(failure.cause.clone()),
             };
@@ -79,13 +80,12 @@ impl Transport {
 async fn attempt(request: RequestBuilder) -> Result<Answer, Failure> {
     let response = request.send().await.map_err(Failure::from)?;
     let status = response.status();
-    let body = response.text().await.map_err(Failure::from)?;
-    Ok(Answer { status, body })
-}
-
-/// The contract's transient statuses (section 2).
-fn is_transient(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+    // Capped like every other answer: a token endpoint's reply is a few hundred bytes.
+    let (body, _) = read_capped(response).await.map_err(Failure::from)?;
+    Ok(Answer {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 impl From<reqwest::Error> for Failure {
