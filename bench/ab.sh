@@ -72,15 +72,15 @@ export MARKETPLACE_CI=plain MARKETPLACE_POLL_INTERVAL=10ms MARKETPLACE_POLL_MAX_
   echo "| variant | stripped size | wall time (median of 40) | peak RSS (median of 5) |"
   echo "|---|---|---|---|"
   for i in "${!bins[@]}"; do
-  IFS='|' read -r name _ <<<"${VARIANTS[$i]}"
-  bin=${bins[$i]}
-  hyperfine -N --style none --warmup 5 --runs 40 --export-json "$AB/t.json" "$bin" >/dev/null 2>&1
-  wall=$(jq -r '.results[0].median * 1000' "$AB/t.json")
-  rss=$(for _ in 1 2 3 4 5; do
-    /usr/bin/time -f '%M' -o "$AB/rss" "$bin" >/dev/null 2>&1
-    cat "$AB/rss"
-  done | sort -n | sed -n 3p)
-  awk -v n="$name" -v s="$(stat -c %s "$bin")" -v w="$wall" -v r="$rss" \
-    'BEGIN { printf "| %s | %.2f MB | %.1f ms | %.1f MiB |\n", n, s / 1e6, w, r / 1024 }'
+    IFS='|' read -r name _ <<<"${VARIANTS[$i]}"
+    bin=${bins[$i]}
+    hyperfine -N --style none --warmup 5 --runs 40 --export-json "$AB/t.json" "$bin" >/dev/null 2>&1
+    wall=$(jq -r '.results[0].median * 1000' "$AB/t.json")
+    rss=$(for _ in 1 2 3 4 5; do
+      /usr/bin/time -f '%M' -o "$AB/rss" "$bin" >/dev/null 2>&1
+      cat "$AB/rss"
+    done | sort -n | sed -n 3p)
+    awk -v n="$name" -v s="$(stat -c %s "$bin")" -v w="$wall" -v r="$rss" \
+      'BEGIN { printf "| %s | %.2f MB | %.1f ms | %.1f MiB |\n", n, s / 1e6, w, r / 1024 }'
   done
 } | tee "$AB/results.md"
