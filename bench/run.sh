@@ -274,7 +274,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 if [[ $T_FALLBACK == skipped ]]; then
   fallback="skipped (BENCH_SKIP_FALLBACK=1)"
 else
-  fallback="$(s "$(calc "$T_FALLBACK / 1000")") ($(ratio "$T_FALLBACK" "$T_INSTALL")x the release install)"
+  fallback="$(s "$(calc "$T_FALLBACK / 1000")") ($(awk -v a="$T_FALLBACK" -v b="$T_INSTALL" 'BEGIN { printf "%.0f", a / b }')x the release install)"
 fi
 if [[ $IMAGE == n/a ]]; then image=n/a; else image="$(mb "$IMAGE") (static musl binary $(mb "$(stat -c %s "$PACKAGED")") + CA bundle)"; fi
 
