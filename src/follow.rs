@@ -26,12 +26,16 @@ pub struct PollPolicy {
 impl PollPolicy {
     /// Jitter spreads many pipelines' requests while the wait grows; once the wait reaches `max` it
     /// stays exactly there, so that `max` is both the longest wait and the request rate's ceiling.
+    ///
+    /// The growth factor is 4 so that the defaults (15 s, 60 s) reach the cap after one wait: with no
+    /// wait longer than 60 s, an hour holds at most 60 reads only if the waits after the first fall
+    /// short of 60 s by less than 15 s in all, and a gentler ramp (1.5x: 15, 22, 34, 51 s) spends 73 s.
     fn waits(self) -> impl FnMut() -> Duration {
         let mut backoff = ExponentialBackoff {
             current_interval: self.initial,
             initial_interval: self.initial,
             randomization_factor: 0.2,
-            multiplier: 1.5,
+            multiplier: 4.0,
             max_interval: self.max,
             max_elapsed_time: None,
             ..ExponentialBackoff::default()
@@ -45,6 +49,18 @@ impl PollPolicy {
                 .unwrap_or(self.max)
                 .clamp(self.initial, self.max)
         }
+    }
+
+    /// How many status reads a follow makes within `span`, jitter drawn at random.
+    #[cfg(test)]
+    pub(crate) fn reads_within(self, span: Duration) -> u64 {
+        let mut next = self.waits();
+        let (mut at, mut reads) = (next(), 0);
+        while at <= span {
+            reads += 1;
+            at += next();
+        }
+        reads
     }
 }
 
@@ -457,6 +473,25 @@ mod tests {
         assert!(waits
             .iter()
             .all(|w| *w >= policy.initial && *w <= policy.max));
-        assert!(waits[6..].iter().all(|w| *w == policy.max), "{waits:?}");
+        assert!(waits[1..].iter().all(|w| *w == policy.max), "{waits:?}");
+        let gentle = PollPolicy {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+        };
+        let mut next = gentle.waits();
+        let waits: Vec<Duration> = (0..6).map(|_| next()).collect();
+        assert!(waits[1] > waits[0] && waits[2] > waits[1], "{waits:?}");
+    }
+
+    #[test]
+    fn at_default_settings_no_hour_holds_more_than_60_status_reads() {
+        let defaults = PollPolicy {
+            initial: Duration::from_secs(15),
+            max: Duration::from_secs(60),
+        };
+        for _ in 0..200 {
+            assert_eq!(defaults.reads_within(Duration::from_secs(3600)), 60);
+            assert_eq!(defaults.reads_within(Duration::from_secs(7200)), 120);
+        }
     }
 }
