@@ -40,12 +40,17 @@ for line in \
   grep -qxF "$line" Dockerfile || fail "the Dockerfile no longer has: $line"
 done
 
-# file and buildah from Debian/Ubuntu's own packages, where apt is at hand; without them the
-# checks that need them are left out, saying so.
+# file, buildah and musl-gcc (which ring's C code is compiled with for the musl target) from
+# Debian/Ubuntu's own packages, where apt is at hand; without file or buildah the checks that need
+# them are left out, saying so.
 install_tools() {
   local missing=() tool
-  for tool in file buildah; do
-    command -v "$tool" >/dev/null || missing+=("$tool")
+  for tool in file buildah musl-gcc; do
+    command -v "$tool" >/dev/null && continue
+    case $tool in
+      musl-gcc) missing+=(musl-tools) ;;
+      *) missing+=("$tool") ;;
+    esac
   done
   if ((${#missing[@]} == 0)) || ! command -v apt-get >/dev/null; then
     return 0
