@@ -15,7 +15,8 @@ use serde_json::Value;
 /// The token the simulated portal accepts.
 const SIM_TOKEN: &str = "sim-token";
 
-/// The contract's outputs, in its order.
+/// The contract's outputs, in its order: written out here rather than taken from the program, so that
+/// a change to the program's list fails this test.
 const OUTPUTS: [&str; 10] = [
     "outcome",
     "exit-code",
