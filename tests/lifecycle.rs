@@ -163,9 +163,10 @@ fn a_publish_while_one_runs_follows_that_one_instead() {
     );
 }
 
-/// Start a publish that runs for long, send `signal` once it is being followed, and collect the run.
+/// Start a publish that would run for minutes, send `signal` once it is being followed, and collect
+/// the run. A run that ignored the signal would outlive the common watchdog and fail.
 #[cfg(unix)]
-fn interrupted(signal: &str, extra: &[(&str, &str)]) -> (Simulator, Run, Duration) {
+fn interrupted(signal: &str, extra: &[(&str, &str)]) -> (Simulator, Run) {
     let sim = simulator(r#"{"operation": {"polls_per_step": 1000}}"#);
     let pending = common::spawn(&env_for(&sim, extra));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -173,20 +174,19 @@ fn interrupted(signal: &str, extra: &[(&str, &str)]) -> (Simulator, Run, Duratio
         assert!(Instant::now() < deadline, "the publish was never followed");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let sent = Instant::now();
     let kill = std::process::Command::new("kill")
         .args([&format!("-{signal}"), &pending.child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
     let run = pending.finish();
-    (sim, run, sent.elapsed())
+    (sim, run)
 }
 
 #[cfg(unix)]
 #[test]
 fn sigterm_stops_the_wait_at_once_and_still_writes_the_outputs() {
-    let (sim, run, took) = interrupted("TERM", &[]);
+    let (sim, run) = interrupted("TERM", &[]);
     assert_outcome(&run, "interrupted", 143);
     assert_eq!(run.output("exit-code"), "143");
     assert!(run
@@ -199,20 +199,19 @@ fn sigterm_stops_the_wait_at_once_and_still_writes_the_outputs() {
     );
     assert_eq!(run.result["outcome"], "interrupted");
     assert_eq!(sim.count("cancel"), 0);
-    assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
 #[cfg(unix)]
 #[test]
 fn sigint_is_exit_130() {
-    let (_, run, _) = interrupted("INT", &[]);
+    let (_, run) = interrupted("INT", &[]);
     assert_outcome(&run, "interrupted", 130);
 }
 
 #[cfg(unix)]
 #[test]
 fn an_interrupt_cancels_the_operation_when_asked_to() {
-    let (sim, run, _) = interrupted("TERM", &[("MARKETPLACE_CANCEL_ON_INTERRUPT", "true")]);
+    let (sim, run) = interrupted("TERM", &[("MARKETPLACE_CANCEL_ON_INTERRUPT", "true")]);
     assert_outcome(&run, "interrupted", 143);
     assert_eq!(sim.count("cancel"), 1);
     assert!(run.output("error-message").contains("asked to cancel"));
