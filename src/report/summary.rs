@@ -15,7 +15,7 @@ const MAX_BYTES: usize = 1_000_000;
 const MESSAGE_CAPS: [Option<usize>; 4] = [None, Some(1000), Some(200), Some(0)];
 const CUT_NOTICE: &str = "\n_The summary was cut short to stay under the 1 MiB limit._\n";
 
-/// The run's Markdown summary, under [`MAX_BYTES`]: step messages are shortened first, then dropped,
+/// The run's Markdown summary, under 1,000,000 bytes: step messages are shortened first, then dropped,
 /// and only then is the text cut.
 pub fn markdown(result: &RunResult) -> String {
     let mut text = String::new();
