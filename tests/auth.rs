@@ -578,15 +578,20 @@ fn lines_starting(stdout: &[&str], prefix: &str) -> Vec<usize> {
         .collect()
 }
 
-#[test]
-fn no_secret_shows_in_any_mode_and_each_is_masked_before_use() {
-    let file = TokenFile::new("leak", &platform_jwt(SUBJECT));
-    for cred in [
+/// One credential of each mode, the federated one read from `file`.
+fn every_credential(file: &TokenFile) -> [Cred; 4] {
+    [
         Cred::Token,
         Cred::ClientSecret,
         Cred::GitHubOidc,
         file.cred(),
-    ] {
+    ]
+}
+
+#[test]
+fn no_secret_shows_in_any_mode_and_each_is_masked_before_use() {
+    let file = TokenFile::new("leak", &platform_jwt(SUBJECT));
+    for cred in every_credential(&file) {
         // Tokens used up every two calls, so that several are issued; debug on, so that every line is written.
         let sim = start(scenario("expiring-token").unwrap());
         let mut env = env(&sim, std::slice::from_ref(&cred));
@@ -650,12 +655,7 @@ fn no_secret_shows_in_any_mode_and_each_is_masked_before_use() {
 #[test]
 fn no_secret_shows_in_plain_mode_either() {
     let file = TokenFile::new("leak-plain", &platform_jwt(SUBJECT));
-    for cred in [
-        Cred::Token,
-        Cred::ClientSecret,
-        Cred::GitHubOidc,
-        file.cred(),
-    ] {
+    for cred in every_credential(&file) {
         let sim = start(scenario("expiring-token").unwrap());
         let mut env = env(&sim, std::slice::from_ref(&cred));
         set(&mut env, "GITHUB_ACTIONS", "");
