@@ -5,6 +5,7 @@
 //! writer per CI) -> the [`outcome`] and its exit code. [`run`] wires them together; [`cli`] is the binary; [`sim`] is the simulated portal the demo and tests use.
 
 pub mod auth;
+mod calendar;
 pub mod cli;
 pub mod config;
 mod demo;
