@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::report::CiTarget;
 use crate::secret::Secret;
+use crate::text::excerpt;
 
 pub const DEFAULT_API_BASE: &str = "https://cloudpartner.azure.com";
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -723,17 +724,6 @@ fn operation_url(api_base: &Url, value: &str) -> Result<Url, ConfigError> {
             format!("{why}; give the operation-location output of an earlier run, or a path starting with /api/"),
         )
     })
-}
-
-/// At most 200 characters of `text`, for error messages.
-pub fn excerpt(text: &str) -> String {
-    const MAX: usize = 200;
-    if text.chars().count() <= MAX {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(MAX).collect();
-        format!("{cut}…")
-    }
 }
 
 #[cfg(test)]

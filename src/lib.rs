@@ -17,4 +17,5 @@ pub mod run;
 pub mod secret;
 mod signals;
 pub mod sim;
+mod text;
 pub mod transport;

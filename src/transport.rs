@@ -12,10 +12,10 @@ use serde_json::Value;
 use url::Url;
 
 use crate::auth::{AuthError, TokenSource};
-use crate::config::excerpt;
 use crate::outcome::Outcome;
 use crate::portal::{PortalError, PortalResult};
 use crate::report::Reporter;
+use crate::text::{body_excerpt, excerpt};
 
 /// The largest body read from the service; the rest is dropped. Real answers are a few KiB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -340,16 +340,6 @@ pub async fn read_capped(
         body.extend_from_slice(&chunk);
     }
     Ok((body, false))
-}
-
-/// A short, single-line, printable excerpt of a body that is not JSON.
-pub fn body_excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let cleaned: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    excerpt(&cleaned.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// The service's `(code, message)` from an error answer, in any of the shapes seen, else the status

@@ -9,9 +9,10 @@ use serde::Deserialize;
 use url::Url;
 
 use super::transport::{host_of, Answer, Transport};
-use super::{clean, jwt, AuthError};
+use super::{jwt, AuthError};
 use crate::config::EntraApp;
 use crate::secret::Secret;
+use crate::text::one_line;
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -195,7 +196,7 @@ fn first_line(description: &str, code: &str) -> String {
         .trim()
         .strip_prefix(code)
         .map_or(line, |rest| rest.trim_start_matches([':', ' ']));
-    clean(line, MESSAGE_CHARS)
+    one_line(line, MESSAGE_CHARS)
 }
 
 /// What to do about the Entra codes users meet most; `None` for the rest.

@@ -8,9 +8,10 @@ use serde::Deserialize;
 use url::Url;
 
 use super::transport::{host_of, Transport};
-use super::{clean, AuthError};
+use super::AuthError;
 use crate::config::{is_loopback, AssertionSource, FEDERATION_AUDIENCE};
 use crate::secret::Secret;
+use crate::text::one_line;
 
 const PERMISSION_HINT: &str =
     "the job needs `permissions: id-token: write` to get an ID token from \
@@ -61,7 +62,7 @@ async fn from_github(
         .await?;
     if !answer.status.is_success() {
         let detail = serde_json::from_str::<PlatformError>(&answer.body)
-            .map(|e| clean(&e.message, 300))
+            .map(|e| one_line(&e.message, 300))
             .unwrap_or_else(|_| super::status_excerpt(answer.status, &host, &answer.body));
         return Err(AuthError::new(
             Some(answer.status.as_u16()),

@@ -24,6 +24,7 @@ use tokio::sync::Mutex;
 use crate::config::{format_duration, AssertionSource, AuthSettings, EntraApp};
 use crate::report::Reporter;
 use crate::secret::Secret;
+use crate::text::one_line;
 use entra::Credential;
 use transport::Transport;
 
@@ -363,23 +364,9 @@ impl fmt::Display for AuthError {
 
 impl std::error::Error for AuthError {}
 
-/// Service text made fit for one log line: whitespace runs become one space, control characters go,
-/// and at most `max` characters are kept.
-fn clean(text: &str, max: usize) -> String {
-    let line = text
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|word| !word.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    match line.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
-        None => line,
-    }
-}
-
 /// `503 Service Unavailable from host: <start of the body>`, for answers that are not the expected JSON.
 fn status_excerpt(status: reqwest::StatusCode, host: &str, body: &str) -> String {
-    let body = clean(body, 200);
+    let body = one_line(body, 200);
     if body.is_empty() {
         format!("{status} from {host} (empty body)")
     } else {

@@ -730,10 +730,3 @@ fn the_source_can_be_shared_between_tasks() {
     sendable(source.token());
     sendable(source.renew());
 }
-
-#[test]
-fn clean_keeps_one_short_line() {
-    assert_eq!(clean(" a\r\n\tb \u{7}c ", 100), "a b c");
-    assert_eq!(clean("abcdef", 3), "abc…");
-    assert_eq!(clean("é".repeat(5).as_str(), 5), "ééééé");
-}

@@ -7,8 +7,9 @@ use serde_json::{json, Value};
 use url::Url;
 
 use super::{Message, OperationView, Portal, PortalError, PortalResult, Started, Status, Step};
-use crate::config::{excerpt, resolve_operation};
+use crate::config::resolve_operation;
 use crate::outcome::Outcome;
+use crate::text::{excerpt, one_line};
 use crate::transport::{service_error, Answer, Transport};
 
 /// A client for one offer of one publisher.
@@ -335,7 +336,7 @@ fn strip_html(html: &str) -> String {
         .replace("&#39;", "'")
         .replace("&nbsp;", " ")
         .replace("&amp;", "&");
-    excerpt(&decoded.split_whitespace().collect::<Vec<_>>().join(" "))
+    one_line(&decoded, 200)
 }
 
 #[cfg(test)]
