@@ -17,7 +17,7 @@ USAGE:
 /// Run the binary with `args` (without the program name); returns the exit code.
 pub fn main(args: &[String]) -> i32 {
     match args.first().map(String::as_str) {
-        None => block_on(crate::run::run(
+        None => crate::run::block_on(crate::run::run(
             &Env::from_process(),
             Box::new(std::io::stdout()),
             Box::new(std::io::stderr()),
@@ -95,14 +95,4 @@ fn simulate(args: &[String]) -> i32 {
             1
         }
     }
-}
-
-/// A single-threaded runtime: the program waits on the network almost all the time, and one thread
-/// starts faster and uses less memory than a pool.
-pub(crate) fn block_on<F: std::future::Future<Output = i32>>(future: F) -> i32 {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime can be built")
-        .block_on(future)
 }

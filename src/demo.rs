@@ -60,7 +60,7 @@ pub fn main(args: &[String]) -> i32 {
         "Publishing to the simulated portal at {} (scenario '{name}'), as a GitHub step:\n",
         simulator.base_url()
     );
-    let code = crate::cli::block_on(crate::run::run(
+    let code = crate::run::block_on(crate::run::run(
         &env,
         Box::new(std::io::stdout()),
         Box::new(std::io::stderr()),

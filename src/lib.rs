@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 mod demo;
 pub mod follow;
+pub mod http;
 pub mod outcome;
 pub mod portal;
 pub mod report;

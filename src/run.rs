@@ -10,12 +10,13 @@ use url::Url;
 use crate::auth::TokenSource;
 use crate::config::{ci_target, format_duration, Command, ConfigError, Env, Settings};
 use crate::follow::{conclude, failure_details, Ending, Follower, PollPolicy, Progress, Target};
+use crate::http;
 use crate::outcome::{Outcome, RunResult};
 use crate::portal::cpp::CloudPartnerPortal;
 use crate::portal::{OperationView, Portal, PortalError, Started, Status};
 use crate::report::{CiTarget, Reporter};
 use crate::signals;
-use crate::transport::{http_client, RetryPolicy, Transport};
+use crate::transport::{RetryPolicy, Transport};
 
 /// Variables that hold secrets: masked as soon as the reporter exists, before anything else runs.
 const SECRET_VARIABLES: [&str; 4] = [
@@ -91,7 +92,16 @@ fn config_failure(e: ConfigError) -> RunResult {
 
 /// Everything after the settings: the portal, the command, and the race against deadline and signals.
 async fn execute(settings: &Settings, reporter: &Reporter) -> RunResult {
-    let http = http_client();
+    let http = match http::client() {
+        Ok(http) => http,
+        Err(cause) => {
+            let mut result = RunResult::new(Outcome::Error);
+            result.error_code = "TlsSetup".to_string();
+            result.error_message = format!("the HTTPS client could not be set up: {cause}");
+            result.hint = "check SSL_CERT_FILE and SSL_CERT_DIR: they must name readable PEM certificates; nothing was sent".to_string();
+            return result;
+        }
+    };
     let tokens = TokenSource::new(&settings.auth, http.clone(), reporter.clone());
     for warning in tokens.preflight_warnings(settings.timeout) {
         reporter.warning("token", &warning);
@@ -409,4 +419,14 @@ fn describe(ended: Result<Ended, PortalError>, progress: &Progress) -> RunResult
         };
     }
     result
+}
+
+/// A single-threaded runtime: the program waits on the network almost all the time, and one thread
+/// starts faster and uses less memory than a pool.
+pub fn block_on<F: std::future::Future<Output = i32>>(future: F) -> i32 {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime can be built")
+        .block_on(future)
 }

@@ -12,41 +12,16 @@ use serde_json::Value;
 use url::Url;
 
 use crate::auth::{AuthError, TokenSource};
+use crate::http::{is_transient, read_capped, MAX_BODY_BYTES, REQUEST_TIMEOUT};
 use crate::outcome::Outcome;
 use crate::portal::{PortalError, PortalResult};
 use crate::report::Reporter;
 use crate::text::{body_excerpt, excerpt};
 
-/// The largest body read from the service; the rest is dropped. Real answers are a few KiB.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// How long one request may take, connection to last byte.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long to wait for a connection.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest `Retry-After` honoured; a longer one is cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// Tries per request, the first included.
 pub const MAX_ATTEMPTS: u32 = 6;
-
-/// Statuses worth trying again (contract section 2).
-const TRANSIENT_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
-
-/// True for an answer that may go right if the same request is sent again later.
-pub fn is_transient(status: u16) -> bool {
-    TRANSIENT_STATUSES.contains(&status)
-}
-
-/// The HTTP client every request shares: rustls, timeouts, and no redirects, so that a token can
-/// never follow a redirect to another origin.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("marketplace-publish/", env!("CARGO_PKG_VERSION")))
-        .timeout(REQUEST_TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("the TLS backend is built in")
-}
 
 /// How transient failures are retried.
 #[derive(Debug, Clone)]
@@ -324,22 +299,6 @@ fn describe_send_error(e: &reqwest::Error, url: &Url) -> String {
     } else {
         format!("the request to {host} failed before an answer came")
     }
-}
-
-/// The body, at most [`MAX_BODY_BYTES`] of it, and whether it was cut.
-pub async fn read_capped(
-    mut response: reqwest::Response,
-) -> Result<(Vec<u8>, bool), reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = MAX_BODY_BYTES - body.len();
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return Ok((body, true));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, false))
 }
 
 /// The service's `(code, message)` from an error answer, in any of the shapes seen, else the status

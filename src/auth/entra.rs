@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use url::Url;
 
-use super::transport::{host_of, Answer, Transport};
+use super::endpoint::{host_of, Reply, TokenClient};
 use super::{jwt, AuthError};
 use crate::config::EntraApp;
 use crate::secret::Secret;
@@ -61,7 +61,7 @@ struct ErrorAnswer {
 
 /// Ask Entra for an access token for `app`. Only the authority is contacted.
 pub(super) async fn request_token(
-    transport: &Transport,
+    transport: &TokenClient,
     app: &EntraApp,
     credential: Credential<'_>,
 ) -> Result<Issued, AuthError> {
@@ -149,7 +149,7 @@ fn seconds(value: &serde_json::Value) -> Option<u64> {
 }
 
 /// An error answer: Entra's code and first line, with a hint for the codes users run into.
-fn refusal(answer: &Answer, host: &str, app: &EntraApp, credential: &Credential) -> AuthError {
+fn refusal(answer: &Reply, host: &str, app: &EntraApp, credential: &Credential) -> AuthError {
     let status = answer.status;
     let parsed = serde_json::from_str::<ErrorAnswer>(&answer.body)
         .ok()

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 use url::Url;
 
-use super::transport::{host_of, Transport};
+use super::endpoint::{host_of, TokenClient};
 use super::AuthError;
 use crate::config::{is_loopback, AssertionSource, FEDERATION_AUDIENCE};
 use crate::secret::Secret;
@@ -31,7 +31,7 @@ struct PlatformError {
 
 /// A fresh assertion from `source`.
 pub(super) async fn assertion(
-    transport: &Transport,
+    transport: &TokenClient,
     source: &AssertionSource,
 ) -> Result<Secret, AuthError> {
     match source {
@@ -46,7 +46,7 @@ pub(super) async fn assertion(
 /// `GET {request_url}&audience=api://AzureADTokenExchange` with the request token. The request token
 /// goes only to the platform's URL.
 async fn from_github(
-    transport: &Transport,
+    transport: &TokenClient,
     request_url: &str,
     request_token: &Secret,
 ) -> Result<Secret, AuthError> {

@@ -9,12 +9,12 @@
 //! token) is registered with the reporter for masking before it is first used, and none can reach an
 //! error, a log line or `Debug` output: service text is redacted before it is kept.
 
+mod endpoint;
 mod entra;
 mod federation;
 mod jwt;
 #[cfg(test)]
 mod tests;
-mod transport;
 
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,8 +25,8 @@ use crate::config::{format_duration, AssertionSource, AuthSettings, EntraApp};
 use crate::report::Reporter;
 use crate::secret::Secret;
 use crate::text::one_line;
+use endpoint::TokenClient;
 use entra::Credential;
-use transport::Transport;
 
 /// Renew this long before a token expires, so that a request never leaves with a token about to lapse.
 const RENEWAL_MARGIN: Duration = Duration::from_secs(300);
@@ -35,7 +35,7 @@ const RENEWAL_MARGIN: Duration = Duration::from_secs(300);
 /// sits behind an async mutex so that concurrent callers wait for one renewal instead of each starting one.
 pub struct TokenSource {
     mode: Mode,
-    transport: Transport,
+    transport: TokenClient,
     cache: Mutex<Cache>,
 }
 
@@ -98,7 +98,7 @@ impl TokenSource {
             },
             AuthSettings::FederationUnavailable { advice } => Mode::Unavailable(advice.clone()),
         };
-        let transport = Transport::new(http, reporter);
+        let transport = TokenClient::new(http, reporter);
         if let Some(secret) = mode.given_secret() {
             transport.mask(secret);
         }

@@ -169,6 +169,9 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// An answer or an error answer; a handler's checks return the error early with `?`.
+pub type Served = Result<Response, Response>;
+
 /// An answer, with every header under the caller's control: a `Content-Length` set here is sent as is
 /// (a lie included) instead of the true one.
 #[derive(Debug, Clone, PartialEq, Eq)]

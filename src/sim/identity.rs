@@ -9,9 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::http::{Request, Response};
+use super::http::{Request, Response, Served};
 use super::plan::AuthPlan;
-use super::portal::Answer;
 use super::stamp::{splitmix, timestamp, unix_now, uuid};
 use crate::config::FEDERATION_AUDIENCE;
 
@@ -31,7 +30,7 @@ struct Issued {
 
 impl Tokens {
     /// Entra's v2 client-credentials grant, with a secret or a federated assertion.
-    pub(super) fn token(&mut self, auth: &AuthPlan, req: &Request, tenant: &str) -> Answer {
+    pub(super) fn token(&mut self, auth: &AuthPlan, req: &Request, tenant: &str) -> Served {
         let form: HashMap<String, String> = url::form_urlencoded::parse(&req.body)
             .into_owned()
             .collect();
@@ -124,7 +123,7 @@ impl Issued {
 }
 
 /// GitHub's OIDC token endpoint: a JWT for the asked audience, for the plan's subject.
-pub(super) fn oidc(auth: &AuthPlan, req: &Request) -> Answer {
+pub(super) fn oidc(auth: &AuthPlan, req: &Request) -> Served {
     if req.bearer() != Some(auth.oidc_request_token.as_str()) {
         let body = json!({"message": "The bearer token is not this run's ACTIONS_ID_TOKEN_REQUEST_TOKEN."});
         return Err(Response::json(401, &body));

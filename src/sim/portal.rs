@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
-use super::http::{self, Delivery, Request, Response};
+use super::http::{self, Delivery, Request, Response, Served};
 use super::identity::{self, entra_error, Tokens};
 use super::operation::{is_success, normalize, offer_word, steps_json, Kind, Operation, SIGNOFF};
 use super::plan::{
@@ -19,9 +19,6 @@ use super::plan::{
 };
 use super::stamp::{timestamp, uuid};
 use super::Recorded;
-
-/// An answer or an error answer; checks return the error early with `?`.
-pub(super) type Answer = Result<Response, Response>;
 
 /// The portal's whole state behind one lock, with the plan it follows.
 pub(super) struct Portal {
@@ -111,7 +108,7 @@ impl Portal {
         (response, delivery)
     }
 
-    fn answer(&self, state: &mut State, req: &Request, target: &Target, shape: Shape) -> Answer {
+    fn answer(&self, state: &mut State, req: &Request, target: &Target, shape: Shape) -> Served {
         match target {
             Target::Token { tenant } => {
                 expect_method(req, "POST")?;
@@ -178,7 +175,7 @@ impl Portal {
     }
 
     /// Publish is idempotent: while any operation runs, the answer names that one again.
-    fn publish(&self, state: &mut State, req: &Request) -> Answer {
+    fn publish(&self, state: &mut State, req: &Request) -> Served {
         metadata_body(req)?;
         let at = match self.running(state) {
             Some(at) => at,
@@ -189,7 +186,7 @@ impl Portal {
 
     /// Go-live approves a publish waiting at publisher sign-off and starts the `live` step; while that
     /// runs, another go-live names it again.
-    fn go_live(&self, state: &mut State, req: &Request) -> Answer {
+    fn go_live(&self, state: &mut State, req: &Request) -> Served {
         if !req.body.is_empty() {
             json_body(req)?;
         }
@@ -223,7 +220,7 @@ impl Portal {
 
     /// Cancel marks the running operation canceled, then answers 200 with it or 202 with a cancel
     /// operation of its own, as `cancel_at_once` says.
-    fn cancel(&self, state: &mut State, req: &Request) -> Answer {
+    fn cancel(&self, state: &mut State, req: &Request) -> Served {
         metadata_body(req)?;
         let Some(at) = self.running(state) else {
             let message = "There is no operation in progress to cancel.";
@@ -278,7 +275,7 @@ impl Portal {
     }
 
     /// One status read of an operation: it advances the walk, then answers in the asked shape.
-    fn read_operation(&self, state: &mut State, at: Option<usize>, shape: Shape) -> Answer {
+    fn read_operation(&self, state: &mut State, at: Option<usize>, shape: Shape) -> Served {
         let op = at
             .map(|at| &mut state.operations[at])
             .ok_or_else(|| api_error(404, "NotFound", "The operation was not found."))?;

@@ -8,22 +8,22 @@ use url::Url;
 
 use super::AuthError;
 use crate::config::format_duration;
+use crate::http::{innermost_cause, is_transient, read_capped};
 use crate::report::Reporter;
 use crate::secret::Secret;
-use crate::transport::{is_transient, read_capped};
 
 /// Pauses before the second and third attempt. Short and few: a token request holds up the whole run, and
 /// a token endpoint that is down for longer will not be back within a CI step.
 const PAUSES: [Duration; 2] = [Duration::from_millis(300), Duration::from_secs(1)];
 
 /// The shared HTTP client and the reporter: everything a token request needs from the run.
-pub(super) struct Transport {
+pub(super) struct TokenClient {
     http: Client,
     reporter: Reporter,
 }
 
 /// A complete answer of any status.
-pub(super) struct Answer {
+pub(super) struct Reply {
     pub status: StatusCode,
     pub body: String,
 }
@@ -34,9 +34,9 @@ struct Failure {
     cause: String,
 }
 
-impl Transport {
-    pub fn new(http: Client, reporter: Reporter) -> Transport {
-        Transport { http, reporter }
+impl TokenClient {
+    pub fn new(http: Client, reporter: Reporter) -> TokenClient {
+        TokenClient { http, reporter }
     }
 
     /// Tell the CI to hide `secret`; called before the secret is first used.
@@ -56,7 +56,7 @@ impl Transport {
         host: &str,
         hint: &str,
         build: impl Fn(&Client) -> RequestBuilder,
-    ) -> Result<Answer, AuthError> {
+    ) -> Result<Reply, AuthError> {
         let mut pauses = PAUSES.iter();
         loop {
             let result = attempt(build(&self.http)).await;
@@ -77,31 +77,23 @@ impl Transport {
     }
 }
 
-async fn attempt(request: RequestBuilder) -> Result<Answer, Failure> {
+async fn attempt(request: RequestBuilder) -> Result<Reply, Failure> {
     let response = request.send().await.map_err(Failure::from)?;
     let status = response.status();
     // Capped like every other answer: a token endpoint's reply is a few hundred bytes.
     let (body, _) = read_capped(response).await.map_err(Failure::from)?;
-    Ok(Answer {
+    Ok(Reply {
         status,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
 
 impl From<reqwest::Error> for Failure {
-    /// The innermost cause ("Connection refused", "failed to lookup address"): reqwest's own text repeats
-    /// the URL and wraps the cause in layers that say little.
     fn from(err: reqwest::Error) -> Failure {
         let err = err.without_url();
-        let mut cause = err.to_string();
-        let mut source = std::error::Error::source(&err);
-        while let Some(inner) = source {
-            cause = inner.to_string();
-            source = inner.source();
-        }
         Failure {
             timed_out: err.is_timeout(),
-            cause,
+            cause: innermost_cause(&err),
         }
     }
 }
