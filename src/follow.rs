@@ -13,8 +13,8 @@ use backoff::ExponentialBackoff;
 use url::Url;
 
 use crate::outcome::{Outcome, StepView};
-use crate::portal::{OperationView, Portal, PortalError, Status};
 use crate::report::Reporter;
+use crate::service::{OperationView, Portal, ServiceError, Status};
 
 /// How often the operation is read: from `initial`, growing to at most `max`.
 #[derive(Debug, Clone, Copy)]
@@ -254,7 +254,7 @@ impl<'a, P: Portal> Follower<'a, P> {
     }
 
     /// Read the target once and record what it shows.
-    pub async fn read(&self, target: &Target) -> Result<OperationView, PortalError> {
+    pub async fn read(&self, target: &Target) -> Result<OperationView, ServiceError> {
         self.track(target);
         let view = match target {
             Target::Operation(location) => self.portal.operation(location).await?,
@@ -286,7 +286,7 @@ impl<'a, P: Portal> Follower<'a, P> {
         target: &Target,
         stop_at_preview: bool,
         cancel_requested: bool,
-    ) -> Result<Ending, PortalError> {
+    ) -> Result<Ending, ServiceError> {
         let mut next_wait = self.policy.waits();
         let mut failed_polls = 0;
         loop {
@@ -366,7 +366,7 @@ pub fn failure_details(view: &OperationView) -> (String, String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::portal::{Message, Step};
+    use crate::service::{Message, Step};
 
     fn step(name: &str, status: &str) -> Step {
         Step {

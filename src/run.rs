@@ -12,9 +12,9 @@ use crate::config::{ci_target, format_duration, Command, ConfigError, Env, Setti
 use crate::follow::{conclude, failure_details, Ending, Follower, PollPolicy, Progress, Target};
 use crate::http;
 use crate::outcome::{Outcome, RunResult};
-use crate::portal::cpp::CloudPartnerPortal;
-use crate::portal::{OperationView, Portal, PortalError, Started, Status};
 use crate::report::{CiTarget, Reporter};
+use crate::service::cpp::CloudPartnerPortal;
+use crate::service::{OperationView, Portal, ServiceError, Started, Status};
 use crate::signals;
 use crate::transport::{RetryPolicy, Transport};
 
@@ -166,7 +166,7 @@ async fn command<P: Portal>(
     follower: &Follower<'_, P>,
     reporter: &Reporter,
     notes: &mut Vec<String>,
-) -> Result<Ended, PortalError> {
+) -> Result<Ended, ServiceError> {
     let offer = format!("{}/{}", settings.publisher_id, settings.offer_id);
     reporter.group_start(&format!("{} {offer}", settings.command.as_str()));
     let (target, http_status, found) = match (settings.command, &settings.operation) {
@@ -266,7 +266,7 @@ fn start(reporter: &Reporter, what: &str, started: Started) -> (Target, Option<u
 async fn running_operation<P: Portal>(
     portal: &P,
     reporter: &Reporter,
-) -> Result<Option<Url>, PortalError> {
+) -> Result<Option<Url>, ServiceError> {
     match portal.running_operation().await {
         Ok(found) => Ok(found),
         Err(e) if e.outcome == Outcome::Unauthorized => Err(e),
@@ -284,10 +284,10 @@ async fn offer_status_target<P: Portal>(
     settings: &Settings,
     portal: &P,
     follower: &Follower<'_, P>,
-) -> Result<(Target, Option<u16>, Found), PortalError> {
+) -> Result<(Target, Option<u16>, Found), ServiceError> {
     let view = follower.read(&Target::Offer).await?;
     if view.status == Status::NotStarted && view.steps.is_empty() {
-        return Err(PortalError {
+        return Err(ServiceError {
             outcome: Outcome::NotFound,
             http_status: Some(200),
             code: view.status_word.clone(),
@@ -317,8 +317,8 @@ fn resume_hint(location: Option<&Url>) -> String {
     }
 }
 
-fn timed_out(settings: &Settings) -> PortalError {
-    PortalError {
+fn timed_out(settings: &Settings) -> ServiceError {
+    ServiceError {
         outcome: Outcome::TimedOut,
         http_status: None,
         code: String::new(),
@@ -337,7 +337,7 @@ async fn interrupted<P: Portal>(
     progress: &Mutex<Progress>,
     reporter: &Reporter,
     signal: i32,
-) -> PortalError {
+) -> ServiceError {
     let location = progress
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -360,7 +360,7 @@ async fn interrupted<P: Portal>(
     } else if location.is_some() {
         message.push_str("; the operation was left running at the service");
     }
-    PortalError {
+    ServiceError {
         outcome: Outcome::Interrupted(signal),
         http_status: None,
         code: String::new(),
@@ -371,7 +371,7 @@ async fn interrupted<P: Portal>(
 }
 
 /// Turn how the command ended, and what was seen, into the result.
-fn describe(ended: Result<Ended, PortalError>, progress: &Progress) -> RunResult {
+fn describe(ended: Result<Ended, ServiceError>, progress: &Progress) -> RunResult {
     let (outcome, http_status, error) = match ended {
         Ok(ended) => (ended.outcome, ended.http_status, None),
         Err(e) => (e.outcome, e.http_status, Some(e)),

@@ -14,8 +14,8 @@ use url::Url;
 use crate::auth::{AuthError, TokenSource};
 use crate::http::{is_transient, read_capped, MAX_BODY_BYTES, REQUEST_TIMEOUT};
 use crate::outcome::Outcome;
-use crate::portal::{PortalError, PortalResult};
 use crate::report::Reporter;
+use crate::service::{ServiceError, ServiceResult};
 use crate::text::{body_excerpt, excerpt};
 
 /// The longest `Retry-After` honoured; a longer one is cut to this.
@@ -137,9 +137,9 @@ impl Transport {
         method: Method,
         url: &Url,
         body: Option<&Value>,
-    ) -> PortalResult<Answer> {
+    ) -> ServiceResult<Answer> {
         if url.origin() != self.origin.origin() {
-            return Err(PortalError::unusable(
+            return Err(ServiceError::unusable(
                 format!(
                     "{what}: {} is not on the API origin {}; nothing was sent there",
                     excerpt(url.as_str()),
@@ -211,7 +211,7 @@ impl Transport {
                 }
             };
             if attempt >= self.retry.attempts {
-                return Err(PortalError {
+                return Err(ServiceError {
                     outcome: Outcome::Error,
                     http_status: passing.status,
                     code: passing.code,
@@ -239,7 +239,7 @@ impl Transport {
         }
     }
 
-    fn unauthorized(&self, what: &str, answer: &Answer) -> PortalError {
+    fn unauthorized(&self, what: &str, answer: &Answer) -> ServiceError {
         let (code, message) = service_error(answer);
         let hint = if self.tokens.can_renew() {
             "the service rejected a freshly issued token: check that the application is added as a user of \
@@ -248,7 +248,7 @@ impl Transport {
             "the given token was rejected, perhaps expired: MARKETPLACE_CLIENT_SECRET or OIDC federation \
              would renew it automatically during a long publish"
         };
-        PortalError {
+        ServiceError {
             outcome: Outcome::Unauthorized,
             http_status: Some(401),
             code,
@@ -276,8 +276,8 @@ fn round_to_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis().max(1) as u64)
 }
 
-fn auth_failure(e: AuthError) -> PortalError {
-    PortalError {
+fn auth_failure(e: AuthError) -> ServiceError {
+    ServiceError {
         outcome: Outcome::Unauthorized,
         http_status: e.http_status,
         code: e.code,

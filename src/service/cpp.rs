@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use url::Url;
 
-use super::{Message, OperationView, Portal, PortalError, PortalResult, Started, Status, Step};
+use super::{Message, OperationView, Portal, ServiceError, ServiceResult, Started, Status, Step};
 use crate::config::resolve_operation;
 use crate::outcome::Outcome;
 use crate::text::{excerpt, one_line};
@@ -46,7 +46,7 @@ impl CloudPartnerPortal {
         url
     }
 
-    async fn start(&self, what: &str, tail: &str, body: Option<Value>) -> PortalResult<Started> {
+    async fn start(&self, what: &str, tail: &str, body: Option<Value>) -> ServiceResult<Started> {
         let url = self.offer_url(tail);
         let answer = self
             .transport
@@ -60,9 +60,9 @@ impl CloudPartnerPortal {
             .or_else(|| answer.header("location"));
         let operation = match location {
             Some(value) => Some(
-                resolve_operation(self.transport.origin(), &value).map_err(|why| PortalError {
+                resolve_operation(self.transport.origin(), &value).map_err(|why| ServiceError {
                     http_status: Some(answer.status),
-                    ..PortalError::unusable(
+                    ..ServiceError::unusable(
                         format!("{what}: the service named an operation that cannot be followed: {why}"),
                         "nothing was sent there; report the answer to Microsoft support",
                     )
@@ -70,9 +70,9 @@ impl CloudPartnerPortal {
             ),
             None if answer.status == 200 && tail == "cancel" => None,
             None => {
-                return Err(PortalError {
+                return Err(ServiceError {
                     http_status: Some(answer.status),
-                    ..PortalError::unusable(
+                    ..ServiceError::unusable(
                         format!(
                             "{what}: the service accepted the request (HTTP {}) but named no operation \
                              (no Operation-Location or Location header)",
@@ -89,14 +89,14 @@ impl CloudPartnerPortal {
         })
     }
 
-    async fn get_json(&self, what: &str, url: &Url) -> PortalResult<(Answer, Value)> {
+    async fn get_json(&self, what: &str, url: &Url) -> ServiceResult<(Answer, Value)> {
         let answer = self.transport.send(what, Method::GET, url, None).await?;
         if answer.status != 200 {
             return Err(rejection(what, &answer));
         }
-        let json = answer.json().map_err(|why| PortalError {
+        let json = answer.json().map_err(|why| ServiceError {
             http_status: Some(answer.status),
-            ..PortalError::unusable(
+            ..ServiceError::unusable(
                 format!("{what}: {why}"),
                 "the service sent an answer that cannot be read; run again later",
             )
@@ -114,27 +114,27 @@ impl CloudPartnerPortal {
 }
 
 impl Portal for CloudPartnerPortal {
-    async fn publish(&self, notification_emails: &[String]) -> PortalResult<Started> {
+    async fn publish(&self, notification_emails: &[String]) -> ServiceResult<Started> {
         let body = Self::notification_body(notification_emails);
         self.start("publish request", "publish", Some(body)).await
     }
 
-    async fn go_live(&self) -> PortalResult<Started> {
+    async fn go_live(&self) -> ServiceResult<Started> {
         self.start("go-live request", "golive", None).await
     }
 
-    async fn cancel(&self, notification_emails: &[String]) -> PortalResult<Started> {
+    async fn cancel(&self, notification_emails: &[String]) -> ServiceResult<Started> {
         let body = Self::notification_body(notification_emails);
         self.start("cancel request", "cancel", Some(body)).await
     }
 
-    async fn offer_status(&self) -> PortalResult<OperationView> {
+    async fn offer_status(&self) -> ServiceResult<OperationView> {
         let what = "offer status request";
         let (answer, json) = self.get_json(what, &self.offer_url("status")).await?;
         parse_operation(&json).map_err(|why| unreadable(what, &answer, why))
     }
 
-    async fn running_operation(&self) -> PortalResult<Option<Url>> {
+    async fn running_operation(&self) -> ServiceResult<Option<Url>> {
         let what = "running operations request";
         let mut url = self.offer_url("submissions/");
         url.set_query(Some(&format!(
@@ -162,7 +162,7 @@ impl Portal for CloudPartnerPortal {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '$'))
         {
-            return Err(PortalError::unusable(
+            return Err(ServiceError::unusable(
                 format!(
                     "{what}: the running operation has an unusable id '{}'",
                     excerpt(id)
@@ -173,7 +173,7 @@ impl Portal for CloudPartnerPortal {
         Ok(Some(self.offer_url(&format!("operations/{id}"))))
     }
 
-    async fn operation(&self, location: &Url) -> PortalResult<OperationView> {
+    async fn operation(&self, location: &Url) -> ServiceResult<OperationView> {
         let what = "operation status request";
         let mut url = location.clone();
         if !url.query_pairs().any(|(k, _)| k == "api-version") {
@@ -185,10 +185,10 @@ impl Portal for CloudPartnerPortal {
     }
 }
 
-fn unreadable(what: &str, answer: &Answer, why: String) -> PortalError {
-    PortalError {
+fn unreadable(what: &str, answer: &Answer, why: String) -> ServiceError {
+    ServiceError {
         http_status: Some(answer.status),
-        ..PortalError::unusable(
+        ..ServiceError::unusable(
             format!("{what}: {why}"),
             "the service sent an answer that cannot be read; run again later",
         )
@@ -196,7 +196,7 @@ fn unreadable(what: &str, answer: &Answer, why: String) -> PortalError {
 }
 
 /// A final answer that is not a success: the service's code and message, with a hint per status.
-fn rejection(what: &str, answer: &Answer) -> PortalError {
+fn rejection(what: &str, answer: &Answer) -> ServiceError {
     let (code, message) = service_error(answer);
     let hint = match answer.status {
         400 => "fix what the message names before running again; the same request will be refused again",
@@ -209,7 +209,7 @@ fn rejection(what: &str, answer: &Answer) -> PortalError {
         300..=399 => "the service answered with a redirect, which is not followed so that the token stays on the API origin",
         _ => "check the service's message; if it persists, report it to Microsoft support",
     };
-    PortalError {
+    ServiceError {
         outcome: Outcome::for_http_status(answer.status),
         http_status: Some(answer.status),
         code,

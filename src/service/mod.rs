@@ -57,7 +57,7 @@ pub struct OperationView {
 
 /// A failed call: the outcome it ends the run with, and what the user needs to act on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortalError {
+pub struct ServiceError {
     pub outcome: Outcome,
     pub http_status: Option<u16>,
     /// The service's error code (`InvalidAPIVersion`, `AADSTS7000215`, ...).
@@ -70,10 +70,10 @@ pub struct PortalError {
     pub transient: bool,
 }
 
-impl PortalError {
+impl ServiceError {
     /// An answer the program cannot use (exit 8).
-    pub fn unusable(message: impl Into<String>, hint: impl Into<String>) -> PortalError {
-        PortalError {
+    pub fn unusable(message: impl Into<String>, hint: impl Into<String>) -> ServiceError {
+        ServiceError {
             outcome: Outcome::Error,
             http_status: None,
             code: String::new(),
@@ -84,7 +84,7 @@ impl PortalError {
     }
 }
 
-impl fmt::Display for PortalError {
+impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(status) = self.http_status {
             write!(f, "HTTP {status}: ")?;
@@ -100,9 +100,9 @@ impl fmt::Display for PortalError {
     }
 }
 
-impl std::error::Error for PortalError {}
+impl std::error::Error for ServiceError {}
 
-pub type PortalResult<T> = Result<T, PortalError>;
+pub type ServiceResult<T> = Result<T, ServiceError>;
 
 /// Every call the program makes to the service. Implementations retry transient failures themselves
 /// and keep credentials fresh; callers see only final answers.
@@ -111,16 +111,18 @@ pub trait Portal {
     fn publish(
         &self,
         notification_emails: &[String],
-    ) -> impl Future<Output = PortalResult<Started>>;
+    ) -> impl Future<Output = ServiceResult<Started>>;
     /// Make a preview-ready offer live.
-    fn go_live(&self) -> impl Future<Output = PortalResult<Started>>;
+    fn go_live(&self) -> impl Future<Output = ServiceResult<Started>>;
     /// Cancel the offer's running operation.
-    fn cancel(&self, notification_emails: &[String])
-        -> impl Future<Output = PortalResult<Started>>;
+    fn cancel(
+        &self,
+        notification_emails: &[String],
+    ) -> impl Future<Output = ServiceResult<Started>>;
     /// The offer's status, with the steps of its latest operation.
-    fn offer_status(&self) -> impl Future<Output = PortalResult<OperationView>>;
+    fn offer_status(&self) -> impl Future<Output = ServiceResult<OperationView>>;
     /// The offer's running operation, if there is one.
-    fn running_operation(&self) -> impl Future<Output = PortalResult<Option<Url>>>;
+    fn running_operation(&self) -> impl Future<Output = ServiceResult<Option<Url>>>;
     /// Read one operation at the location the service gave.
-    fn operation(&self, location: &Url) -> impl Future<Output = PortalResult<OperationView>>;
+    fn operation(&self, location: &Url) -> impl Future<Output = ServiceResult<OperationView>>;
 }
