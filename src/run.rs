@@ -112,6 +112,8 @@ async fn execute(settings: &Settings, reporter: &Reporter) -> RunResult {
         tokens,
         reporter.clone(),
         RetryPolicy::new(settings.poll_interval, settings.poll_max_interval),
+        // The race below ends the run at this moment, so no retry may be planned past it.
+        Some(Instant::now() + settings.timeout),
     );
     let portal = CloudPartnerPortal::new(
         transport,

@@ -1,8 +1,9 @@
 //! One API request, done right: the token attached only on the API origin, transient failures retried
-//! with exponential backoff and jitter (honouring `Retry-After`), a 401 answered by renewing the token
-//! once, and every body read under a size cap. Any portal backend sends through here.
+//! with exponential backoff and jitter (honouring `Retry-After`) but never past the run's deadline, a
+//! host that cannot be reached given up on quickly, a 401 answered by renewing the token once, and
+//! every body read under a size cap. Any portal backend sends through here.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use backoff::backoff::Backoff;
 use backoff::ExponentialBackoff;
@@ -12,7 +13,9 @@ use serde_json::Value;
 use url::Url;
 
 use crate::auth::{AuthError, TokenSource};
-use crate::http::{is_transient, read_capped, MAX_BODY_BYTES, REQUEST_TIMEOUT};
+use crate::http::{
+    innermost_cause, is_transient, read_capped, CONNECT_TIMEOUT, MAX_BODY_BYTES, REQUEST_TIMEOUT,
+};
 use crate::outcome::Outcome;
 use crate::report::Reporter;
 use crate::service::{ServiceError, ServiceResult};
@@ -22,6 +25,12 @@ use crate::text::{body_excerpt, excerpt};
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// Tries per request, the first included.
 pub const MAX_ATTEMPTS: u32 = 6;
+/// Tries per request when nothing answers at the address (refused, unknown host, no connection in
+/// time): a wrong `MARKETPLACE_API_BASE` should end the run in seconds, not minutes, and a network
+/// that is down for longer will not be back within the step.
+pub const UNREACHABLE_ATTEMPTS: u32 = 3;
+/// The longest wait before trying an unreachable host again.
+const UNREACHABLE_MAX_WAIT: Duration = Duration::from_secs(2);
 
 /// How transient failures are retried.
 #[derive(Debug, Clone)]
@@ -99,6 +108,8 @@ pub struct Transport {
     tokens: TokenSource,
     reporter: Reporter,
     retry: RetryPolicy,
+    /// When the run ends (`MARKETPLACE_TIMEOUT`): no retry is announced or waited for past it.
+    deadline: Option<Instant>,
 }
 
 /// What went wrong with one try that may go right the next time.
@@ -107,6 +118,8 @@ struct Passing {
     code: String,
     message: String,
     retry_after: Option<Duration>,
+    /// Nothing answered at the address: it is given fewer tries, and the hint points at the API base.
+    unreachable: bool,
 }
 
 impl Transport {
@@ -116,6 +129,7 @@ impl Transport {
         tokens: TokenSource,
         reporter: Reporter,
         retry: RetryPolicy,
+        deadline: Option<Instant>,
     ) -> Transport {
         Transport {
             http,
@@ -123,6 +137,7 @@ impl Transport {
             tokens,
             reporter,
             retry,
+            deadline,
         }
     }
 
@@ -163,12 +178,7 @@ impl Transport {
                     .body(body.to_string());
             }
             let passing = match request.send().await {
-                Err(e) => Passing {
-                    status: None,
-                    code: String::new(),
-                    message: describe_send_error(&e, url),
-                    retry_after: None,
-                },
+                Err(e) => no_answer(url, &e),
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
@@ -176,8 +186,12 @@ impl Transport {
                         Err(e) => Passing {
                             status: Some(status),
                             code: String::new(),
-                            message: format!("the answer broke off while it was read ({e})"),
+                            message: format!(
+                                "the answer broke off while it was read ({})",
+                                innermost_cause(&e)
+                            ),
                             retry_after: None,
+                            unreachable: false,
                         },
                         Ok((body, truncated)) => {
                             let answer = Answer {
@@ -205,37 +219,67 @@ impl Transport {
                                 code,
                                 message,
                                 retry_after: retry_after(&answer.headers, SystemTime::now()),
+                                unreachable: false,
                             }
                         }
                     }
                 }
             };
-            if attempt >= self.retry.attempts {
-                return Err(ServiceError {
-                    outcome: Outcome::Error,
-                    http_status: passing.status,
-                    code: passing.code,
-                    message: format!("{what}: {}", passing.message),
-                    hint: format!(
-                        "gave up after {attempt} tries; the service or the network is having trouble: run again later"
-                    ),
-                    transient: true,
-                });
+            let tries = if passing.unreachable {
+                UNREACHABLE_ATTEMPTS.min(self.retry.attempts)
+            } else {
+                self.retry.attempts
+            };
+            if attempt >= tries {
+                let hint = format!("gave up after {attempt} tries; {}", self.advice(&passing));
+                return Err(give_up(what, passing, hint));
             }
-            let wait = next_wait(passing.retry_after, &mut backoff, self.retry.max);
+            let mut wait = next_wait(passing.retry_after, &mut backoff, self.retry.max);
+            if passing.unreachable {
+                wait = wait.min(UNREACHABLE_MAX_WAIT);
+            }
+            if self
+                .deadline
+                .is_some_and(|end| Instant::now() + wait >= end)
+            {
+                let hint = format!(
+                    "the next try (in {}) would come after MARKETPLACE_TIMEOUT runs out, so none was \
+                     made; {}",
+                    rounded(wait),
+                    self.advice(&passing)
+                );
+                return Err(give_up(what, passing, hint));
+            }
             let status = passing
                 .status
                 .map(|s| format!("HTTP {s}: "))
                 .unwrap_or_default();
             self.reporter.info(&format!(
-                "{what}: {status}{}; trying again in {} (try {} of {})",
+                "{what}: {status}{}; trying again in {} (try {} of {tries})",
                 passing.message,
-                crate::config::format_duration(round_to_ms(wait)),
+                rounded(wait),
                 attempt + 1,
-                self.retry.attempts
             ));
             tokio::time::sleep(wait).await;
             attempt += 1;
+        }
+    }
+
+    /// What to do about a failure that outlasted its tries.
+    fn advice(&self, passing: &Passing) -> String {
+        let base = self.origin.origin().ascii_serialization();
+        if !passing.unreachable {
+            "the service or the network is having trouble: run again later".to_string()
+        } else if passing.message.contains("certificate") {
+            format!(
+                "the certificate of {base} is not trusted here: for a private CA, point SSL_CERT_FILE \
+                 at its PEM bundle; else check MARKETPLACE_API_BASE"
+            )
+        } else {
+            format!(
+                "check MARKETPLACE_API_BASE ({base}) and that this machine can reach it (a proxy is \
+                 taken from HTTPS_PROXY, HTTP_PROXY and NO_PROXY)"
+            )
         }
     }
 
@@ -272,8 +316,14 @@ fn next_wait(
         .unwrap_or(max)
 }
 
-fn round_to_ms(d: Duration) -> Duration {
-    Duration::from_millis(d.as_millis().max(1) as u64)
+/// A wait as a person reads it: whole seconds from one second up, else milliseconds.
+fn rounded(d: Duration) -> String {
+    let d = if d >= Duration::from_secs(1) {
+        Duration::from_secs(d.as_secs_f64().round() as u64)
+    } else {
+        Duration::from_millis(d.as_millis().max(1) as u64)
+    };
+    crate::config::format_duration(d)
 }
 
 fn auth_failure(e: AuthError) -> ServiceError {
@@ -287,17 +337,52 @@ fn auth_failure(e: AuthError) -> ServiceError {
     }
 }
 
-fn describe_send_error(e: &reqwest::Error, url: &Url) -> String {
-    let host = url.host_str().unwrap_or("the service");
-    if e.is_timeout() {
-        format!(
-            "{host} did not answer within {}s",
-            REQUEST_TIMEOUT.as_secs()
-        )
+/// The error a request ends with once it stops trying: the last try's failure, and `hint`.
+fn give_up(what: &str, passing: Passing, hint: String) -> ServiceError {
+    ServiceError {
+        outcome: Outcome::Error,
+        http_status: passing.status,
+        code: passing.code,
+        message: format!("{what}: {}", passing.message),
+        hint,
+        transient: true,
+    }
+}
+
+/// A try that got no answer, said with the address, the figure that ran out and the cause.
+fn no_answer(url: &Url, e: &reqwest::Error) -> Passing {
+    let address = address(url);
+    let cause = innermost_cause(e);
+    let (message, unreachable) = if e.is_connect() && e.is_timeout() {
+        let within = CONNECT_TIMEOUT.as_secs();
+        let message = format!(
+            "could not connect to {address} within {within}s (connection and TLS handshake)"
+        );
+        (message, true)
     } else if e.is_connect() {
-        format!("could not connect to {host}")
+        (format!("could not connect to {address} ({cause})"), true)
+    } else if e.is_timeout() {
+        let within = REQUEST_TIMEOUT.as_secs();
+        (format!("{address} did not answer within {within}s"), false)
     } else {
-        format!("the request to {host} failed before an answer came")
+        let message = format!("the request to {address} failed before an answer came ({cause})");
+        (message, false)
+    };
+    Passing {
+        status: None,
+        code: String::new(),
+        message,
+        retry_after: None,
+        unreachable,
+    }
+}
+
+/// `host:port` of `url`, the port filled in for its scheme, to say exactly where nothing answered.
+fn address(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("the service");
+    match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
     }
 }
 
@@ -380,7 +465,154 @@ fn parse_http_date(value: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::AuthSettings;
+    use crate::report::test_support::SharedBuf;
+    use crate::report::CiTarget;
+    use crate::secret::Secret;
+    use crate::sim::{Plan, Simulator};
     use reqwest::header::HeaderValue;
+
+    /// A transport to `base` with a given token and millisecond retries, and the log it writes.
+    fn transport(
+        base: &str,
+        http: reqwest::Client,
+        deadline: Option<Instant>,
+    ) -> (Transport, SharedBuf) {
+        let log = SharedBuf::default();
+        let reporter = Reporter::new(&CiTarget::Plain { debug: false }, log.boxed(), log.boxed());
+        let tokens = TokenSource::new(
+            &AuthSettings::Token(Secret::new("sim-token")),
+            http.clone(),
+            reporter.clone(),
+        );
+        let retry = RetryPolicy::new(Duration::from_millis(5), Duration::from_millis(20));
+        let origin = Url::parse(base).unwrap();
+        (
+            Transport::new(http, origin, tokens, reporter, retry, deadline),
+            log,
+        )
+    }
+
+    async fn publish(transport: &Transport) -> ServiceResult<Answer> {
+        let url = transport
+            .origin()
+            .join("/api/publishers/contoso/offers/contoso-offer/publish?api-version=2017-10-31")
+            .unwrap();
+        let body = serde_json::json!({"metadata": {}});
+        transport
+            .send("publish request", Method::POST, &url, Some(&body))
+            .await
+    }
+
+    /// A loopback port where nothing listens.
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_tried_three_times_and_named_with_its_cause() {
+        let port = closed_port();
+        let http = crate::http::client().unwrap();
+        let (transport, log) = transport(&format!("http://127.0.0.1:{port}"), http, None);
+        let e = publish(&transport).await.unwrap_err();
+        assert_eq!(e.outcome, Outcome::Error);
+        assert!(
+            e.message.starts_with(&format!(
+                "publish request: could not connect to 127.0.0.1:{port} (Connection refused"
+            )),
+            "{e}"
+        );
+        assert!(e.hint.starts_with("gave up after 3 tries"), "{e}");
+        assert!(
+            e.hint
+                .contains(&format!("MARKETPLACE_API_BASE (http://127.0.0.1:{port})")),
+            "{e}"
+        );
+        assert_eq!(
+            log.text().matches("trying again").count(),
+            2,
+            "{}",
+            log.text()
+        );
+        assert!(log.text().contains("(try 3 of 3)"), "{}", log.text());
+    }
+
+    /// A resolver for which no host exists, as DNS answers for a mistyped name.
+    struct NoSuchHost;
+
+    impl reqwest::dns::Resolve for NoSuchHost {
+        fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            Box::pin(async {
+                Err("failed to lookup address information: Name or service not known".into())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_host_is_given_up_on_like_a_refused_port() {
+        let http = reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(NoSuchHost))
+            .build()
+            .unwrap();
+        let (transport, _log) = transport("https://cloudpartner.example", http, None);
+        let e = publish(&transport).await.unwrap_err();
+        assert!(
+            e.message.contains(
+                "could not connect to cloudpartner.example:443 (failed to lookup address"
+            ),
+            "{e}"
+        );
+        assert!(e.hint.starts_with("gave up after 3 tries"), "{e}");
+        assert!(e.hint.contains("MARKETPLACE_API_BASE"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_never_completes_is_named_with_the_connect_timeout() {
+        // Accepts the connection but never speaks TLS: the handshake is what runs out of time.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(50))
+            .build()
+            .unwrap();
+        let e = http
+            .get(format!("https://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        let url = Url::parse(&format!("https://127.0.0.1:{port}/")).unwrap();
+        let passing = no_answer(&url, &e);
+        assert_eq!(
+            passing.message,
+            format!(
+                "could not connect to 127.0.0.1:{port} within 10s (connection and TLS handshake)"
+            )
+        );
+        assert!(passing.unreachable);
+    }
+
+    #[tokio::test]
+    async fn no_retry_is_announced_past_the_deadline() {
+        let plan = Plan::from_json(
+            r#"{"routes":{"publish":[{"status":503,"headers":{"Retry-After":"120"},"times":"always"}]}}"#,
+        )
+        .unwrap();
+        let sim = Simulator::start(plan).await.unwrap();
+        let http = crate::http::client().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (transport, log) = transport(&sim.base_url(), http, Some(deadline));
+        let e = publish(&transport).await.unwrap_err();
+        assert_eq!((e.outcome, e.http_status), (Outcome::Error, Some(503)));
+        assert!(e.message.contains("Simulated 503"), "{e}");
+        assert!(
+            e.hint
+                .contains("would come after MARKETPLACE_TIMEOUT runs out"),
+            "{e}"
+        );
+        assert!(!log.text().contains("trying again"), "{}", log.text());
+        assert_eq!(sim.count("publish"), 1);
+    }
 
     fn answer(status: u16, body: &str) -> Answer {
         Answer {

@@ -161,7 +161,12 @@ pub fn spawn(env: &[(String, String)]) -> Pending {
 impl Pending {
     /// Wait for the binary to end (killing it and failing after [`WATCHDOG`]) and collect what it wrote.
     pub fn finish(self) -> Run {
-        let out = output_within(self.child, WATCHDOG);
+        self.finish_within(WATCHDOG)
+    }
+
+    /// Like [`Pending::finish`], for a run promised to end sooner than [`WATCHDOG`].
+    pub fn finish_within(self, limit: Duration) -> Run {
+        let out = output_within(self.child, limit);
         let outputs =
             parse_github_output(&std::fs::read_to_string(self.dir.join("github_output")).unwrap());
         let summary = std::fs::read_to_string(self.dir.join("step_summary")).unwrap();

@@ -1,0 +1,51 @@
+//! Failures a newcomer or a hostile network meets, run with the built binary: each must end quickly
+//! with words that say what failed, where, and what to do.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{github_env, set, spawn};
+
+/// What issue #13 promises for a wrong API base at the default settings: two calls (the check for a
+/// running operation, then the publish), each given up on within seconds.
+const UNREACHABLE_LIMIT: Duration = Duration::from_secs(15);
+
+/// The variables of a GitHub step at the default poll and retry settings, against `api_base`.
+fn default_env(api_base: &str) -> Vec<(String, String)> {
+    let mut env = github_env(api_base);
+    for name in [
+        "MARKETPLACE_POLL_INTERVAL",
+        "MARKETPLACE_POLL_MAX_INTERVAL",
+        "MARKETPLACE_TIMEOUT",
+    ] {
+        set(&mut env, name, "");
+    }
+    env
+}
+
+#[test]
+fn a_refused_api_base_ends_in_seconds_naming_the_address_the_cause_and_the_input() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let run =
+        spawn(&default_env(&format!("http://127.0.0.1:{port}"))).finish_within(UNREACHABLE_LIMIT);
+    assert_eq!(
+        (run.code, run.output("outcome")),
+        (8, "error"),
+        "{}",
+        run.stdout
+    );
+    let message = run.output("error-message");
+    assert!(
+        message.contains(&format!(
+            "could not connect to 127.0.0.1:{port} (Connection refused"
+        )),
+        "{message}"
+    );
+    let annotation = run.stdout.lines().last().unwrap();
+    assert!(annotation.starts_with("::error "), "{annotation}");
+    assert!(annotation.contains("MARKETPLACE_API_BASE"), "{annotation}");
+}
