@@ -76,7 +76,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The body as JSON, or why it is not usable.
+    /// The body as JSON (read as [`parse_json`] does), or why it is not usable.
     pub fn json(&self) -> Result<Value, String> {
         if self.truncated {
             return Err(format!(
@@ -84,7 +84,7 @@ impl Answer {
                 MAX_BODY_BYTES / 1024
             ));
         }
-        serde_json::from_slice(&self.body).map_err(|e| {
+        parse_json(&self.body).map_err(|e| {
             format!(
                 "the answer is not valid JSON ({e}): '{}'",
                 body_excerpt(&self.body)
@@ -99,6 +99,58 @@ impl Answer {
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     }
+}
+
+/// The body as JSON. A lone UTF-16 surrogate escape (`\ud83d` without its other half, as a service
+/// that cuts text inside an emoji writes) reads as U+FFFD instead of making the whole answer unreadable.
+pub fn parse_json(body: &[u8]) -> serde_json::Result<Value> {
+    serde_json::from_slice(body).or_else(|e| match without_lone_surrogates(body) {
+        Some(repaired) => serde_json::from_slice(&repaired).map_err(|_| e),
+        None => Err(e),
+    })
+}
+
+/// `body` with every `\u` escape of a lone surrogate replaced by `\ufffd`; `None` when it has none.
+fn without_lone_surrogates(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut repaired = false;
+    let mut at = 0;
+    while at < body.len() {
+        if body[at] != b'\\' {
+            out.push(body[at]);
+            at += 1;
+            continue;
+        }
+        let length = match escaped_unit(body, at) {
+            Some(0xD800..=0xDBFF)
+                if matches!(escaped_unit(body, at + 6), Some(0xDC00..=0xDFFF)) =>
+            {
+                12
+            }
+            Some(0xD800..=0xDFFF) => {
+                out.extend_from_slice(b"\\ufffd");
+                repaired = true;
+                at += 6;
+                continue;
+            }
+            // Any other escape is copied whole, so that the `\` of an escaped backslash is never
+            // taken for the start of the next escape.
+            _ => 2,
+        };
+        let end = (at + length).min(body.len());
+        out.extend_from_slice(&body[at..end]);
+        at = end;
+    }
+    repaired.then_some(out)
+}
+
+/// The UTF-16 code unit of a `\uXXXX` escape starting at `at`.
+fn escaped_unit(body: &[u8], at: usize) -> Option<u16> {
+    let hex = body.get(at..at + 6)?.strip_prefix(b"\\u")?;
+    if !hex.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
 }
 
 /// Sends requests to one API origin with a token from `tokens`.
@@ -178,7 +230,7 @@ impl Transport {
                     .body(body.to_string());
             }
             let passing = match request.send().await {
-                Err(e) => no_answer(url, &e),
+                Err(e) => no_answer(what, url, &e)?,
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
@@ -349,10 +401,21 @@ fn give_up(what: &str, passing: Passing, hint: String) -> ServiceError {
     }
 }
 
-/// A try that got no answer, said with the address, the figure that ran out and the cause.
-fn no_answer(url: &Url, e: &reqwest::Error) -> Passing {
+/// A try that got no answer, said with the address, the figure that ran out and the cause: a try
+/// worth repeating, or (for an answer this client cannot read at all) the end of the request.
+fn no_answer(what: &str, url: &Url, e: &reqwest::Error) -> ServiceResult<Passing> {
     let address = address(url);
     let cause = innermost_cause(e);
+    if cause.contains(HEADER_LIMIT_CAUSE) {
+        return Err(ServiceError::unusable(
+            format!(
+                "{what}: {address} answered with more header lines than this client reads (100 at \
+                 most, hyper's limit; {cause})"
+            ),
+            "a proxy or gateway on the way may be adding headers: report the answer to whoever runs \
+             it; the request is safe to repeat once that is fixed",
+        ));
+    }
     let (message, unreachable) = if e.is_connect() && e.is_timeout() {
         let within = CONNECT_TIMEOUT.as_secs();
         let message = format!(
@@ -368,14 +431,18 @@ fn no_answer(url: &Url, e: &reqwest::Error) -> Passing {
         let message = format!("the request to {address} failed before an answer came ({cause})");
         (message, false)
     };
-    Passing {
+    Ok(Passing {
         status: None,
         code: String::new(),
         message,
         retry_after: None,
         unreachable,
-    }
+    })
 }
+
+/// hyper's words (its `Parse::TooLarge`) when an answer's head has more header lines than it reads, or
+/// is too large; reqwest 0.12 offers no way to raise that limit.
+const HEADER_LIMIT_CAUSE: &str = "message head is too large";
 
 /// `host:port` of `url`, the port filled in for its scheme, to say exactly where nothing answered.
 fn address(url: &Url) -> String {
@@ -389,7 +456,7 @@ fn address(url: &Url) -> String {
 /// The service's `(code, message)` from an error answer, in any of the shapes seen, else the status
 /// line and an excerpt of the text.
 pub fn service_error(answer: &Answer) -> (String, String) {
-    let parsed = serde_json::from_slice::<Value>(&answer.body).ok();
+    let parsed = parse_json(&answer.body).ok();
     let text = |v: &Value| v.as_str().map(str::to_string);
     if let Some(json) = parsed {
         let json = match &json {
@@ -582,7 +649,7 @@ mod tests {
             .await
             .unwrap_err();
         let url = Url::parse(&format!("https://127.0.0.1:{port}/")).unwrap();
-        let passing = no_answer(&url, &e);
+        let passing = no_answer("publish request", &url, &e).ok().unwrap();
         assert_eq!(
             passing.message,
             format!(
@@ -612,6 +679,47 @@ mod tests {
         );
         assert!(!log.text().contains("trying again"), "{}", log.text());
         assert_eq!(sim.count("publish"), 1);
+    }
+
+    #[tokio::test]
+    async fn an_answer_with_more_headers_than_hyper_reads_is_named_so_and_not_retried() {
+        let headers: serde_json::Map<String, Value> = (0..150)
+            .map(|i| (format!("X-Extra-{i}"), Value::from("x")))
+            .collect();
+        let plan =
+            serde_json::json!({"routes": {"publish": [{"headers": headers, "times": "always"}]}});
+        let sim = Simulator::start(Plan::from_json(&plan.to_string()).unwrap())
+            .await
+            .unwrap();
+        let http = crate::http::client().unwrap();
+        let (transport, _log) = transport(&sim.base_url(), http, None);
+        let e = publish(&transport).await.unwrap_err();
+        assert_eq!(e.outcome, Outcome::Error);
+        assert!(
+            e.message
+                .contains("more header lines than this client reads"),
+            "{e}"
+        );
+        assert_eq!(sim.count("publish"), 1);
+    }
+
+    #[test]
+    fn lone_surrogate_escapes_read_as_replacement_characters() {
+        let read = |text: &str| parse_json(text.as_bytes()).map(|v| v["m"].clone());
+        assert_eq!(
+            read(r#"{"m":"logo \ud83d rejected"}"#).unwrap(),
+            "logo \u{FFFD} rejected"
+        );
+        assert_eq!(read(r#"{"m":"\ude00\ud83d"}"#).unwrap(), "\u{FFFD}\u{FFFD}");
+        assert_eq!(read(r#"{"m":"\ud83d\u0041"}"#).unwrap(), "\u{FFFD}A");
+        // A whole pair is a character, and an escaped backslash before `ud83d` is text.
+        assert_eq!(read(r#"{"m":"\ud83d\ude00"}"#).unwrap(), "😀");
+        assert_eq!(
+            read(r#"{"m":"\\ud83d \ud83d"}"#).unwrap(),
+            "\\ud83d \u{FFFD}"
+        );
+        assert!(read(r#"{"m":"\ud83d"#).is_err());
+        assert!(read(r#"{"m": x}"#).is_err());
     }
 
     fn answer(status: u16, body: &str) -> Answer {

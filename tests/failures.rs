@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{github_env, set, spawn};
+use common::{github_env, run, set, spawn, TOKEN};
+use marketplace_publish::sim::{Plan, Simulator};
 
 /// What issue #13 promises for a wrong API base at the default settings: two calls (the check for a
 /// running operation, then the publish), each given up on within seconds.
@@ -48,4 +49,28 @@ fn a_refused_api_base_ends_in_seconds_naming_the_address_the_cause_and_the_input
     let annotation = run.stdout.lines().last().unwrap();
     assert!(annotation.starts_with("::error "), "{annotation}");
     assert!(annotation.contains("MARKETPLACE_API_BASE"), "{annotation}");
+}
+
+#[test]
+fn a_failed_operation_whose_message_has_a_lone_surrogate_is_failed_with_its_message() {
+    let operation = r#"{"id":"op-1","status":"failed","steps":[{"stepName":"displaycertify",
+        "description":"Certification","status":"failed","messages":[{"level":"error",
+        "messageHtml":"The logo \ud83d is not a 216x216 PNG."}]}]}"#;
+    let plan =
+        serde_json::json!({"routes": {"operation": [{"text": operation, "times": "always"}]}});
+    let mut plan = Plan::from_json(&plan.to_string()).unwrap();
+    plan.auth.tokens = vec![TOKEN.to_string()];
+    let sim = Simulator::start_in_thread(plan).unwrap();
+    let run = run(&github_env(&sim.base_url()));
+    assert_eq!(
+        (run.code, run.output("outcome")),
+        (1, "failed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.output("failed-step"), "displaycertify");
+    assert_eq!(
+        run.output("error-message"),
+        "The logo \u{FFFD} is not a 216x216 PNG."
+    );
 }
