@@ -39,7 +39,7 @@ pub async fn run(env: &Env, stdout: Box<dyn Write + Send>, stderr: Box<dyn Write
     let reporter = Reporter::new(&target, stdout, stderr);
     for name in SECRET_VARIABLES {
         if let Some(value) = env.get(name) {
-            reporter.mask(&value);
+            reporter.mask_input(name, &value);
         }
     }
     for name in env.unknown_inputs() {

@@ -74,3 +74,25 @@ fn a_failed_operation_whose_message_has_a_lone_surrogate_is_failed_with_its_mess
         "The logo \u{FFFD} is not a 216x216 PNG."
     );
 }
+
+#[test]
+fn a_placeholder_token_leaves_the_log_readable_and_is_warned_about() {
+    let mut plan = Plan::default();
+    plan.auth.tokens = vec!["t".to_string()];
+    let sim = Simulator::start_in_thread(plan).unwrap();
+    let mut env = github_env(&sim.base_url());
+    set(&mut env, "MARKETPLACE_TOKEN", "t");
+    let run = run(&env);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("publish accepted (HTTP 202)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("::warning title=MARKETPLACE_TOKEN looks like a placeholder::"),
+        "{}",
+        run.stdout
+    );
+}

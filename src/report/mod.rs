@@ -1,14 +1,20 @@
 //! Telling the CI what happened: one writer per CI (GitHub, Azure DevOps, GitLab, plain) behind the
 //! [`Reporter`] handle that the rest of the program uses.
 //!
-//! The handle redacts every registered secret from all text before a writer sees it; each writer then
-//! escapes text for its CI so that nothing from the service can become a workflow command.
+//! The handle redacts every registered secret from all text before a writer sees it (a secret too short
+//! to be real only where it stands as a word of its own, so that a placeholder cannot garble the log);
+//! each writer then escapes text for its CI so that nothing from the service can become a workflow
+//! command.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::outcome::RunResult;
+
+/// A secret shorter than this (in characters) is no real token, secret or assertion, all of which are
+/// dozens of characters: it is taken for a placeholder such as `MARKETPLACE_TOKEN=t`.
+const PLACEHOLDER_CHARS: usize = 8;
 
 mod azure;
 pub mod escape;
@@ -133,6 +139,23 @@ impl Reporter {
                 let _ = inner.writer.mask(secret);
             }
         });
+    }
+
+    /// Register the secret held by the input variable `name`, and warn when it is too short to be real:
+    /// such a value is a placeholder, and is masked only where it stands as a word of its own.
+    pub fn mask_input(&self, name: &str, value: &str) {
+        self.mask(value);
+        let length = value.chars().count();
+        if (1..PLACEHOLDER_CHARS).contains(&length) {
+            self.warning(
+                &format!("{name} looks like a placeholder"),
+                &format!(
+                    "{name} is {length} characters long, too short for a real credential: it is \
+                     probably a placeholder. It is masked only where it stands as a word of its own, \
+                     so that the log stays readable"
+                ),
+            );
+        }
     }
 
     /// Detail shown only when the CI's debug mode is on.
@@ -279,13 +302,39 @@ fn closing_line(result: &RunResult) -> String {
 
 /// Replace every registered secret in `text` with `***`.
 fn redact(secrets: &[String], text: &str) -> String {
-    let mut text = text.to_string();
-    for secret in secrets {
-        if text.contains(secret.as_str()) {
-            text = text.replace(secret.as_str(), "***");
-        }
+    secrets
+        .iter()
+        .fold(text.to_string(), |text, secret| mask_in(&text, secret))
+}
+
+/// `text` with `secret` replaced by `***`: wherever it occurs when it is long enough to be real, else
+/// only where it is not run into a longer word (the placeholder `t` stays in `input`).
+fn mask_in(text: &str, secret: &str) -> String {
+    if !text.contains(secret) {
+        return text.to_string();
     }
-    text
+    if secret.chars().count() >= PLACEHOLDER_CHARS {
+        return text.replace(secret, "***");
+    }
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let joins = |outside: Option<char>, edge: Option<char>| {
+        outside.is_some_and(is_word) && edge.is_some_and(is_word)
+    };
+    let mut masked = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (at, _) in text.match_indices(secret) {
+        let end = at + secret.len();
+        let before = text[..at].chars().next_back();
+        let after = text[end..].chars().next();
+        if joins(before, secret.chars().next()) || joins(after, secret.chars().next_back()) {
+            continue;
+        }
+        masked.push_str(&text[copied..at]);
+        masked.push_str("***");
+        copied = end;
+    }
+    masked.push_str(&text[copied..]);
+    masked
 }
 
 fn redact_result(secrets: &[String], result: &RunResult) -> RunResult {
@@ -391,6 +440,44 @@ mod tests {
                 assert!(redacted, "{place} of {target:?} shows the redaction");
             }
         }
+    }
+
+    #[test]
+    fn a_placeholder_is_masked_as_a_whole_word_and_warned_about() {
+        let err = SharedBuf::default();
+        let reporter = Reporter::new(
+            &CiTarget::Plain { debug: false },
+            SharedBuf::default().boxed(),
+            err.boxed(),
+        );
+        reporter.mask_input("MARKETPLACE_TOKEN", "t");
+        reporter.info("invalid input: t, (t) and 't' but not tt or t_1");
+        let log = err.text();
+        let lines: Vec<&str> = log.lines().collect();
+        assert!(
+            lines[0].starts_with(
+                "warning: MARKETPLACE_TOKEN looks like a placeholder: MARKETPLACE_TOKEN is 1 \
+                 characters long"
+            ),
+            "{log}"
+        );
+        assert_eq!(
+            lines[1],
+            "invalid input: ***, (***) and '***' but not tt or t_1"
+        );
+    }
+
+    #[test]
+    fn a_real_secret_is_masked_even_inside_a_word() {
+        let err = SharedBuf::default();
+        let reporter = Reporter::new(
+            &CiTarget::Plain { debug: false },
+            SharedBuf::default().boxed(),
+            err.boxed(),
+        );
+        reporter.mask_input("MARKETPLACE_TOKEN", SECRET);
+        reporter.info(&format!("Bearer{SECRET}x and {SECRET}"));
+        assert_eq!(err.text(), "Bearer***x and ***\n");
     }
 
     #[test]
