@@ -68,8 +68,8 @@ fn finish(
     started: Instant,
 ) -> i32 {
     result.elapsed = started.elapsed();
-    if let Err(e) = reporter.finish(&result) {
-        reporter.warning("could not write the outputs", &e.to_string());
+    for unwritten in reporter.finish(&result) {
+        reporter.warning(&unwritten.title(), &unwritten.detail());
     }
     if let Some(path) = result_file {
         if let Err(e) = reporter.write_result_file(path, &result) {

@@ -96,3 +96,27 @@ fn a_placeholder_token_leaves_the_log_readable_and_is_warned_about() {
         run.stdout
     );
 }
+
+#[test]
+fn an_unwritable_step_summary_is_named_and_the_outputs_are_still_written() {
+    let mut plan = Plan::default();
+    plan.auth.tokens = vec![TOKEN.to_string()];
+    let sim = Simulator::start_in_thread(plan).unwrap();
+    let mut env = github_env(&sim.base_url());
+    let summary = std::env::temp_dir()
+        .join("marketplace-publish-no-such-dir")
+        .join("summary.md");
+    set(
+        &mut env,
+        "GITHUB_STEP_SUMMARY",
+        &summary.display().to_string(),
+    );
+    let run = run(&env);
+    assert_eq!(run.output("outcome"), "succeeded");
+    let warning = format!(
+        "::warning title=could not write GITHUB_STEP_SUMMARY::{}: No such file or directory",
+        summary.display()
+    );
+    assert!(run.stdout.contains(&warning), "{}", run.stdout);
+    assert!(!run.stdout.contains("GITHUB_OUTPUT"), "{}", run.stdout);
+}

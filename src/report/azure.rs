@@ -5,8 +5,11 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use super::escape::{azure_data, azure_property, neutralize, one_line, random_uuid};
-use super::{closing_line, emit, summary, titled, write_lines, CiWriter, Level};
+use super::{closing_line, emit, summary, titled, write_lines, CiWriter, Level, Unwritten};
 use crate::outcome::RunResult;
+
+/// The summary file, as a warning names it: in `AGENT_TEMPDIRECTORY`, or the system's temp directory.
+const SUMMARY: &str = "the run summary";
 
 /// Writes for an Azure DevOps pipeline step.
 pub struct AzureWriter {
@@ -46,11 +49,14 @@ impl AzureWriter {
     }
 
     /// Write the summary to a file of its own (the agent reads it after the step), then upload it.
-    fn upload_summary(&mut self, result: &RunResult) -> io::Result<()> {
+    fn upload_summary(&mut self, result: &RunResult) -> Result<(), Unwritten> {
         let dir = self.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
-        let path = dir.join(format!("marketplace-publish-summary-{}.md", random_uuid()?));
-        std::fs::write(&path, summary::markdown(result))?;
-        self.vso("task.uploadsummary", &path.display().to_string())
+        let path = random_uuid()
+            .map(|id| dir.join(format!("marketplace-publish-summary-{id}.md")))
+            .map_err(Unwritten::of(SUMMARY, &dir))?;
+        std::fs::write(&path, summary::markdown(result)).map_err(Unwritten::of(SUMMARY, &path))?;
+        let _ = self.vso("task.uploadsummary", &path.display().to_string());
+        Ok(())
     }
 
     fn close(&mut self, result: &RunResult) -> io::Result<()> {
@@ -86,11 +92,11 @@ impl CiWriter for AzureWriter {
     }
 
     /// Output variables and summary first; each part is tried even when an earlier one failed.
-    fn finish(&mut self, result: &RunResult) -> io::Result<()> {
-        let outputs = self.write_outputs(result);
+    fn finish(&mut self, result: &RunResult) -> Vec<Unwritten> {
+        let _ = self.write_outputs(result);
         let summary = self.upload_summary(result);
-        let closing = self.close(result);
-        outputs.and(summary).and(closing)
+        let _ = self.close(result);
+        summary.err().into_iter().collect()
     }
 }
 
@@ -141,7 +147,7 @@ mod tests {
     #[test]
     fn a_failure_sets_outputs_logs_an_error_and_fails_the_task() {
         let (mut w, out, dir) = writer();
-        w.finish(&failed_result("bad")).unwrap();
+        assert!(w.finish(&failed_result("bad")).is_empty());
         let text = out.text();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -169,7 +175,7 @@ mod tests {
     #[test]
     fn success_ends_with_a_plain_headline() {
         let (mut w, out, _dir) = writer();
-        w.finish(&RunResult::new(Outcome::PreviewReady)).unwrap();
+        assert!(w.finish(&RunResult::new(Outcome::PreviewReady)).is_empty());
         let text = out.text();
         assert!(text.ends_with("marketplace-publish: preview-ready: the preview is ready\n"));
         assert!(!text.contains("logissue"));
@@ -180,7 +186,7 @@ mod tests {
         #[test]
         fn output_variables_carry_the_neutralized_value(message in tricky_text()) {
             let (mut w, out, _dir) = writer();
-            w.finish(&failed_result(&message)).unwrap();
+            assert!(w.finish(&failed_result(&message)).is_empty());
             let text = out.text();
             let prefix = "##vso[task.setvariable variable=error_message;isoutput=true]";
             let line = text.lines().find(|l| l.starts_with(prefix)).unwrap();

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::escape::{github_data, github_property, heredoc_delimiter, neutralize, one_line};
 use super::{
     append_to, closing_text, closing_title, emit, level_prefix, summary, titled, write_lines,
-    CiWriter, Level,
+    CiWriter, Level, Unwritten,
 };
 use crate::outcome::RunResult;
 
@@ -49,20 +49,24 @@ impl GitHubWriter {
         emit(&mut self.out, &format!("::{kind}{properties}::{data}"))
     }
 
-    fn write_outputs(&self, result: &RunResult) -> io::Result<()> {
+    fn write_outputs(&self, result: &RunResult) -> Result<(), Unwritten> {
         let Some(path) = &self.output else {
             return Ok(());
         };
-        let mut text = String::new();
-        for (name, value) in result.outputs() {
-            text.push_str(&output_entry(name, &value)?);
-        }
-        append_to(path, &text)
+        let entries: io::Result<String> = result
+            .outputs()
+            .iter()
+            .map(|(name, value)| output_entry(name, value))
+            .collect();
+        entries
+            .and_then(|text| append_to(path, &text))
+            .map_err(Unwritten::of("GITHUB_OUTPUT", path))
     }
 
-    fn write_summary(&self, result: &RunResult) -> io::Result<()> {
+    fn write_summary(&self, result: &RunResult) -> Result<(), Unwritten> {
         match &self.summary {
-            Some(path) => append_to(path, &summary::markdown(result)),
+            Some(path) => append_to(path, &summary::markdown(result))
+                .map_err(Unwritten::of("GITHUB_STEP_SUMMARY", path)),
             None => Ok(()),
         }
     }
@@ -128,7 +132,7 @@ impl CiWriter for GitHubWriter {
 
     /// Outputs and summary first, so a pipeline has them even if the log is gone; each part is tried
     /// even when an earlier one failed.
-    fn finish(&mut self, result: &RunResult) -> io::Result<()> {
+    fn finish(&mut self, result: &RunResult) -> Vec<Unwritten> {
         let outputs = self.write_outputs(result);
         let summary = self.write_summary(result);
         let kind = if result.exit_code() == 0 {
@@ -136,8 +140,11 @@ impl CiWriter for GitHubWriter {
         } else {
             "error"
         };
-        let closing = self.command(kind, &closing_title(result), &closing_text(result));
-        outputs.and(summary).and(closing)
+        let _ = self.command(kind, &closing_title(result), &closing_text(result));
+        [outputs, summary]
+            .into_iter()
+            .filter_map(Result::err)
+            .collect()
     }
 }
 
@@ -212,7 +219,7 @@ mod tests {
         for i in 0..12 {
             w.log(Level::Error, "E", &format!("e{i}")).unwrap();
         }
-        w.finish(&failed_result("boom")).unwrap();
+        assert!(w.finish(&failed_result("boom")).is_empty());
         let text = out.text();
         assert_eq!(text.matches("::error").count(), SHOWN_PER_KIND);
         assert!(text.contains("error: E: e9\n"));
@@ -222,7 +229,7 @@ mod tests {
     fn a_failure_closes_with_status_message_code_and_hint() {
         let (mut w, out, output, summary) = writer(true);
         let result = failed_result("bad\nimage");
-        w.finish(&result).unwrap();
+        assert!(w.finish(&result).is_empty());
         let last = out.text().lines().last().unwrap().to_string();
         assert_eq!(
             last,
@@ -242,7 +249,7 @@ mod tests {
         std::fs::write(output.path(), "earlier=1\n").unwrap();
         let mut result = RunResult::new(Outcome::Succeeded);
         result.command = "publish".into();
-        w.finish(&result).unwrap();
+        assert!(w.finish(&result).is_empty());
         assert_eq!(
             out.text(),
             "::notice title=marketplace-publish publish%3A succeeded::the operation completed\n"
@@ -251,6 +258,36 @@ mod tests {
         assert_eq!(outputs["earlier"], "1");
         assert_eq!(outputs["outcome"], "succeeded");
         assert_eq!(outputs["http-status"], "");
+    }
+
+    #[test]
+    fn each_file_that_cannot_be_written_is_named_with_its_variable_and_path() {
+        let dir = TempPath::dir("github-unwritable");
+        let output = dir.path().join("missing").join("output");
+        let summary = dir.path().join("missing").join("summary.md");
+        let mut w = GitHubWriter::new(
+            SharedBuf::default().boxed(),
+            Some(output.clone()),
+            Some(summary.clone()),
+        );
+        let unwritten = w.finish(&failed_result("x"));
+        let named: Vec<(String, PathBuf)> = unwritten
+            .iter()
+            .map(|u| (u.title(), u.path.clone()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("could not write GITHUB_OUTPUT".to_string(), output),
+                (
+                    "could not write GITHUB_STEP_SUMMARY".to_string(),
+                    summary.clone()
+                ),
+            ]
+        );
+        assert!(unwritten[1]
+            .detail()
+            .starts_with(&format!("{}: No such file or directory", summary.display())));
     }
 
     #[test]
@@ -275,7 +312,7 @@ mod tests {
             result.operation_id = id;
             result.operation_location = Some(location);
             result.failed_step = message.clone();
-            w.finish(&result).unwrap();
+            assert!(w.finish(&result).is_empty());
             let text = output.read();
             prop_assert_eq!(parse_github_output(&text), Ok(expected_outputs(&result)));
             for line in out.text().lines() {

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::escape::one_line;
-use super::{closing_line, emit, level_prefix, titled, truncate_to, write_lines, CiWriter, Level};
+use super::{
+    closing_line, emit, level_prefix, titled, truncate_to, write_lines, CiWriter, Level, Unwritten,
+};
 use crate::outcome::RunResult;
 
 /// GitLab rejects a dotenv report of more than 5 KB; stay under it with room to spare.
@@ -39,9 +41,10 @@ impl GitLabWriter {
         }
     }
 
-    fn write_dotenv(&self, result: &RunResult) -> io::Result<()> {
+    fn write_dotenv(&self, result: &RunResult) -> Result<(), Unwritten> {
         match &self.dotenv {
-            Some(path) => std::fs::write(path, dotenv(result)),
+            Some(path) => std::fs::write(path, dotenv(result))
+                .map_err(Unwritten::of("MARKETPLACE_DOTENV_FILE", path)),
             None => Ok(()),
         }
     }
@@ -149,15 +152,15 @@ impl CiWriter for GitLabWriter {
     }
 
     /// The dotenv file first, then the closing line; both are tried even when the first fails.
-    fn finish(&mut self, result: &RunResult) -> io::Result<()> {
+    fn finish(&mut self, result: &RunResult) -> Vec<Unwritten> {
         let outputs = self.write_dotenv(result);
         let prefix = if result.exit_code() == 0 {
             format!("{GREEN}OK:{RESET} ")
         } else {
             format!("{RED}ERROR:{RESET} ")
         };
-        let closing = write_lines(&mut self.out, &prefix, &closing_line(result));
-        outputs.and(closing)
+        let _ = write_lines(&mut self.out, &prefix, &closing_line(result));
+        outputs.err().into_iter().collect()
     }
 }
 
@@ -227,7 +230,7 @@ mod tests {
     #[test]
     fn finish_writes_the_dotenv_and_the_headline() {
         let (mut w, out, dotenv) = writer();
-        w.finish(&failed_result("two\nlines")).unwrap();
+        assert!(w.finish(&failed_result("two\nlines")).is_empty());
         let env = dotenv.read();
         assert!(env.starts_with("MARKETPLACE_OUTCOME=invalid-offer\nMARKETPLACE_EXIT_CODE=5\n"));
         assert!(env.contains("MARKETPLACE_ERROR_MESSAGE=validation failed: two lines\n"));
@@ -263,7 +266,7 @@ mod tests {
     #[test]
     fn success_is_green() {
         let (mut w, out, _dotenv) = writer();
-        w.finish(&RunResult::new(Outcome::Accepted)).unwrap();
+        assert!(w.finish(&RunResult::new(Outcome::Accepted)).is_empty());
         assert_eq!(
             out.text(),
             "\x1b[0;32mOK:\x1b[0m marketplace-publish: accepted: the request was accepted\n"

@@ -71,8 +71,41 @@ pub trait CiWriter: Send {
     fn log(&mut self, level: Level, title: &str, text: &str) -> io::Result<()>;
     fn group_start(&mut self, title: &str) -> io::Result<()>;
     fn group_end(&mut self) -> io::Result<()>;
-    /// Outputs, the closing annotation, the summary: everything written once at the end.
-    fn finish(&mut self, result: &RunResult) -> io::Result<()>;
+    /// Outputs, the closing annotation, the summary: everything written once at the end. Returns the
+    /// files the CI reads that could not be written; a line the log could not take is not among them,
+    /// as there is nowhere left to tell of it.
+    fn finish(&mut self, result: &RunResult) -> Vec<Unwritten>;
+}
+
+/// A file the CI reads after the step that could not be written: which one, where, and why.
+#[derive(Debug)]
+pub struct Unwritten {
+    /// The variable that names the file (`GITHUB_OUTPUT`), or what the file is.
+    pub file: &'static str,
+    pub path: PathBuf,
+    pub error: io::Error,
+}
+
+impl Unwritten {
+    fn of(file: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Unwritten {
+        let path = path.to_path_buf();
+        move |error| Unwritten { file, path, error }
+    }
+
+    /// The warning's title: which file.
+    pub fn title(&self) -> String {
+        format!("could not write {}", self.file)
+    }
+
+    /// The warning's text: where, why, and what to do.
+    pub fn detail(&self) -> String {
+        format!(
+            "{}: {}; later steps will not see what it holds: check that the path exists and that \
+             this step may write it",
+            self.path.display(),
+            self.error
+        )
+    }
 }
 
 struct Inner {
@@ -204,8 +237,8 @@ impl Reporter {
         });
     }
 
-    /// Write the closing outputs, annotation and summary.
-    pub fn finish(&self, result: &RunResult) -> io::Result<()> {
+    /// Write the closing outputs, annotation and summary; returns the files that could not be written.
+    pub fn finish(&self, result: &RunResult) -> Vec<Unwritten> {
         self.with(|inner| {
             let result = redact_result(&inner.secrets, result);
             inner.writer.finish(&result)
@@ -417,7 +450,7 @@ mod tests {
             let mut result = failed_result(SECRET);
             result.operation_location = Some(format!("https://x/{SECRET}"));
             result.hint = SECRET.to_string();
-            reporter.finish(&result).unwrap();
+            assert!(reporter.finish(&result).is_empty());
             reporter
                 .write_result_file(&dir.path().join("result.json"), &result)
                 .unwrap();

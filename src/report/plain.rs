@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use serde_json::Value;
 
 use super::escape::one_line;
-use super::{closing_line, emit, level_prefix, titled, write_lines, CiWriter, Level};
+use super::{closing_line, emit, level_prefix, titled, write_lines, CiWriter, Level, Unwritten};
 use crate::outcome::RunResult;
 
 /// Writes for a terminal or a CI without workflow commands.
@@ -58,15 +58,16 @@ impl CiWriter for PlainWriter {
         Ok(())
     }
 
-    fn finish(&mut self, result: &RunResult) -> io::Result<()> {
-        let json = emit(&mut self.out, &json_line(&result.to_json()));
+    /// Only the log and stdout: no file is written.
+    fn finish(&mut self, result: &RunResult) -> Vec<Unwritten> {
+        let _ = emit(&mut self.out, &json_line(&result.to_json()));
         let prefix = if result.exit_code() == 0 {
             ""
         } else {
             "error: "
         };
-        let headline = write_lines(&mut self.err, prefix, &closing_line(result));
-        json.and(headline)
+        let _ = write_lines(&mut self.err, prefix, &closing_line(result));
+        Vec::new()
     }
 }
 
@@ -102,7 +103,7 @@ mod tests {
     fn finish_prints_one_json_line_and_the_headline() {
         let (mut w, out, err) = writer();
         let result = failed_result("x");
-        w.finish(&result).unwrap();
+        assert!(w.finish(&result).is_empty());
         let stdout = out.text();
         assert_eq!(stdout.lines().count(), 1);
         let json: Value = serde_json::from_str(&stdout).unwrap();
@@ -118,7 +119,7 @@ mod tests {
         fn the_json_line_is_inert_and_exact(message in tricky_text()) {
             let (mut w, out, _) = writer();
             let result = failed_result(&message);
-            w.finish(&result).unwrap();
+            assert!(w.finish(&result).is_empty());
             let stdout = out.text();
             prop_assert!(!stdout.contains('#'));
             prop_assert_eq!(stdout.lines().count(), 1);
