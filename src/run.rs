@@ -31,6 +31,8 @@ const CANCEL_ON_INTERRUPT_LIMIT: Duration = Duration::from_secs(10);
 
 /// Run the program for `env`, writing to `stdout` and `stderr`; returns the exit code.
 pub async fn run(env: &Env, stdout: Box<dyn Write + Send>, stderr: Box<dyn Write + Send>) -> i32 {
+    // First of all: a signal during the setup below must be held for the race, not kill the process.
+    let stop = signals::listen();
     let started = Instant::now();
     let (target, ci_error) = match ci_target(env) {
         Ok(target) => (target, None),
@@ -54,7 +56,7 @@ pub async fn run(env: &Env, stdout: Box<dyn Write + Send>, stderr: Box<dyn Write
         Ok(settings) => settings,
         Err(e) => return finish(&reporter, config_failure(e), None, started),
     };
-    let mut result = execute(&settings, &reporter).await;
+    let mut result = execute(&settings, &reporter, stop).await;
     result.command = settings.command.as_str().to_string();
     result.publisher_id = settings.publisher_id.clone();
     result.offer_id = settings.offer_id.clone();
@@ -91,7 +93,7 @@ fn config_failure(e: ConfigError) -> RunResult {
 }
 
 /// Everything after the settings: the portal, the command, and the race against deadline and signals.
-async fn execute(settings: &Settings, reporter: &Reporter) -> RunResult {
+async fn execute(settings: &Settings, reporter: &Reporter, stop: signals::Listener) -> RunResult {
     let http = match http::client() {
         Ok(http) => http,
         Err(cause) => {
@@ -135,7 +137,7 @@ async fn execute(settings: &Settings, reporter: &Reporter) -> RunResult {
     let ended = tokio::select! {
         ended = command(settings, &portal, &follower, reporter, &mut notes) => ended,
         _ = tokio::time::sleep(settings.timeout) => Err(timed_out(settings)),
-        signal = signals::interrupted() => {
+        signal = stop.interrupted() => {
             Err(interrupted(settings, &portal, &progress, reporter, signal).await)
         }
     };

@@ -120,3 +120,41 @@ fn an_unwritable_step_summary_is_named_and_the_outputs_are_still_written() {
     assert!(run.stdout.contains(&warning), "{}", run.stdout);
     assert!(!run.stdout.contains("GITHUB_OUTPUT"), "{}", run.stdout);
 }
+
+/// A SIGTERM in the first moments of a run, while it reads the CA certificates, still ends it
+/// `interrupted` with its outputs written, instead of killing it with nothing written.
+#[cfg(unix)]
+#[test]
+fn a_sigterm_while_the_run_sets_up_still_writes_the_outputs() {
+    use std::io::Read;
+
+    let mut plan = Plan::default();
+    plan.auth.tokens = vec![TOKEN.to_string()];
+    let sim = Simulator::start_in_thread(plan).unwrap();
+    // Tens of megabytes of lines that are no certificate: reading them holds the setup up for a while.
+    let dir = common::scratch_dir();
+    let ca_file = dir.join("slow-to-read.pem");
+    std::fs::write(&ca_file, format!("{}\n", "x".repeat(70)).repeat(400_000)).unwrap();
+    let mut env = github_env(&sim.base_url());
+    set(&mut env, "SSL_CERT_FILE", &ca_file.display().to_string());
+    let mut pending = spawn(&env);
+    // The mask line is the first the run writes; the CA file is read after it. Read byte by byte, so
+    // that the rest stays in the pipe for the run's collection.
+    let stdout = pending.child.stdout.as_mut().unwrap();
+    let mut first_line = Vec::new();
+    let mut byte = [0u8];
+    while stdout.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
+        first_line.push(byte[0]);
+    }
+    assert!(first_line.starts_with(b"::add-mask::"), "{first_line:?}");
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pending.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let run = pending.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(run.code, 143, "{}", run.stderr);
+    assert_eq!(run.output("outcome"), "interrupted");
+    assert_eq!(run.result["outcome"], "interrupted");
+}
