@@ -4,17 +4,21 @@
 
 use std::path::PathBuf;
 
+use crate::cli::{complain, say};
 use crate::config::Env;
 use crate::sim::{scenario, Simulator, SCENARIOS};
 
+/// What the demo shows unless asked for another scenario.
+const DEFAULT_SCENARIO: &str = "happy";
+
 /// Run the demo; returns the publish run's exit code (2 for an unknown scenario).
-pub fn main(args: &[String]) -> i32 {
-    let name = args.first().map(String::as_str).unwrap_or("happy");
+pub fn main(name: Option<&str>) -> i32 {
+    let name = name.unwrap_or(DEFAULT_SCENARIO);
     let Some(plan) = scenario(name) else {
-        eprintln!(
-            "unknown scenario '{name}'; choose one of: {}",
+        complain(&format!(
+            "demo: unknown scenario '{name}'; choose one of: {}\n",
             SCENARIOS.join(", ")
-        );
+        ));
         return 2;
     };
     let (publisher, offer, token) = (
@@ -25,7 +29,9 @@ pub fn main(args: &[String]) -> i32 {
     let simulator = match Simulator::start_in_thread(plan) {
         Ok(simulator) => simulator,
         Err(e) => {
-            eprintln!("could not start the simulated portal on 127.0.0.1: {e}");
+            complain(&format!(
+                "demo: could not start the simulated portal on 127.0.0.1: {e}\n"
+            ));
             return 1;
         }
     };
@@ -36,7 +42,10 @@ pub fn main(args: &[String]) -> i32 {
         .and_then(|()| std::fs::write(&output, ""))
         .and_then(|()| std::fs::write(&summary, ""))
     {
-        eprintln!("could not create {}: {e}", dir.display());
+        complain(&format!(
+            "demo: could not create {}: {e}; set TMPDIR to a writable directory\n",
+            dir.display()
+        ));
         return 1;
     }
     let path = |p: &PathBuf| p.display().to_string();
@@ -56,10 +65,10 @@ pub fn main(args: &[String]) -> i32 {
         ("MARKETPLACE_POLL_MAX_INTERVAL", "1s".to_string()),
         ("MARKETPLACE_TIMEOUT", "2m".to_string()),
     ]);
-    println!(
-        "Publishing to the simulated portal at {} (scenario '{name}'), as a GitHub step:\n",
+    say(&format!(
+        "Publishing to the simulated portal at {} (scenario '{name}'), as a GitHub step:\n\n",
         simulator.base_url()
-    );
+    ));
     let code = crate::run::block_on(crate::run::run(
         &env,
         Box::new(std::io::stdout()),
@@ -69,10 +78,10 @@ pub fn main(args: &[String]) -> i32 {
         ("$GITHUB_OUTPUT", &output),
         ("$GITHUB_STEP_SUMMARY", &summary),
     ] {
-        println!("\n----- {title} -----");
-        print!("{}", std::fs::read_to_string(file).unwrap_or_default());
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        say(&format!("\n----- {title} -----\n{text}"));
     }
-    println!("\n----- exit code {code} -----");
+    say(&format!("\n----- exit code {code} -----\n"));
     let _ = std::fs::remove_dir_all(&dir);
     code
 }

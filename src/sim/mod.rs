@@ -148,7 +148,8 @@ impl Drop for Simulator {
 }
 
 /// Serves `plan` on `addr` until the process gets SIGINT or is killed: the first line on stdout is the
-/// base URL, then one line per exchange goes to stderr. For the CLI's `simulate` subcommand.
+/// base URL, then one line per exchange goes to stderr. For the CLI's `simulate` subcommand. A closed
+/// stdout or stderr does not stop the server.
 pub fn run_blocking(addr: SocketAddr, plan: Plan) -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -157,8 +158,8 @@ pub fn run_blocking(addr: SocketAddr, plan: Plan) -> io::Result<()> {
         let listener = TcpListener::bind(addr).await?;
         let (simulator, server) = Simulator::launch(listener, plan, true)?;
         let mut stdout = io::stdout().lock();
-        writeln!(stdout, "{}", simulator.base_url())?;
-        stdout.flush()?;
+        let _ = writeln!(stdout, "{}", simulator.base_url()).and_then(|()| stdout.flush());
+        drop(stdout);
         tokio::select! {
             () = server => Ok(()),
             interrupted = tokio::signal::ctrl_c() => interrupted,
@@ -212,7 +213,7 @@ async fn exchange(mut stream: TcpStream, portal: &Portal, trace: bool) {
             true => String::new(),
             false => format!(" {delivery:?}"),
         };
-        eprintln!("{line} -> {}{faults}", response.status);
+        let _ = writeln!(io::stderr(), "{line} -> {}{faults}", response.status);
     }
     http::deliver(&mut stream, &response, delivery).await;
 }

@@ -185,18 +185,31 @@ impl Pending {
     }
 }
 
-/// Like [`std::process::Child::wait_with_output`], but kills the child and fails the test once `limit` has passed.
-fn output_within(mut child: std::process::Child, limit: Duration) -> std::process::Output {
+/// Like [`std::process::Child::wait_with_output`], but kills the child and fails the test once `limit`
+/// has passed. A pipe the caller took (or closed) reads as empty.
+pub fn output_within(mut child: std::process::Child, limit: Duration) -> std::process::Output {
     // Pipes are drained on their own threads so that a chatty child never blocks on a full pipe.
-    let drain = |mut pipe: Box<dyn Read + Send>| {
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
             bytes
         })
     };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
