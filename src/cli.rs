@@ -122,7 +122,8 @@ USAGE:
     marketplace-publish simulate [--listen ADDR] [--scenario NAME | --plan FILE]
 
 Serves the simulated portal (with Entra's token endpoint and GitHub's OIDC endpoint beside it) until
-Ctrl-C. The first line on stdout is its URL. Each request is logged on stderr.
+Ctrl-C. The first line on stdout is its URL; the lines after it are the variables to set for a run
+against it. Each request is logged on stderr.
 
 OPTIONS:
     --listen ADDR     a loopback address (default 127.0.0.1:8080; port 0 picks a free one)

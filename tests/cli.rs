@@ -1,11 +1,12 @@
-//! The command line as a person types it: help in every spelling, wrong arguments refused, and output
-//! into a closed pipe.
+//! The command line as a person types it: help in every spelling, wrong arguments refused, the
+//! simulator saying how to drive it, and output into a closed pipe.
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::{output_within, WATCHDOG};
+use common::{output_within, run, set, WATCHDOG};
 
 /// How the binary's stdout is read.
 #[derive(PartialEq)]
@@ -110,4 +111,36 @@ fn the_demo_into_a_closed_pipe_ends_without_a_panic() {
     let stderr = text(&demo.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(demo.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn what_simulate_prints_is_enough_to_publish_to_it() {
+    let mut simulator = Command::new(env!("CARGO_BIN_EXE_marketplace-publish"))
+        .args([
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--scenario",
+            "preview",
+        ])
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the simulator runs");
+    let mut lines = BufReader::new(simulator.stdout.take().unwrap()).lines();
+    let mut env = vec![("GITHUB_ACTIONS".to_string(), "true".to_string())];
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some((name, value)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
+            set(&mut env, name, value);
+        } else if line.is_empty() && env.len() > 1 {
+            break;
+        }
+    }
+    let run = run(&env);
+    let _ = simulator.kill();
+    let _ = simulator.wait();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.output("outcome"), "preview-ready");
 }

@@ -116,13 +116,9 @@ impl Simulator {
         plan: Plan,
         trace: bool,
     ) -> io::Result<(Simulator, impl Future<Output = ()>)> {
-        let mut bound = listener.local_addr()?;
-        if bound.ip().is_unspecified() {
-            // Bound to every interface: loopback is the one address sure to reach it.
-            bound.set_ip(Ipv4Addr::LOCALHOST.into());
-        }
+        let bound = listener.local_addr()?;
         let port = bound.port();
-        let base_url = format!("http://{bound}");
+        let base_url = origin(bound);
         let foreign = format!("http://localhost:{port}");
         let portal = Arc::new(Portal::new(plan, base_url.clone(), foreign));
         let (stop, stopped) = watch::channel(false);
@@ -137,6 +133,15 @@ impl Simulator {
     }
 }
 
+/// The origin a client reaches a simulator bound to `bound` at.
+fn origin(mut bound: SocketAddr) -> String {
+    if bound.ip().is_unspecified() {
+        // Bound to every interface: loopback is the one address sure to reach it.
+        bound.set_ip(Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{bound}")
+}
+
 impl Drop for Simulator {
     fn drop(&mut self) {
         // Receivers also wake when the sender goes, but the thread must be told before it is joined.
@@ -148,23 +153,57 @@ impl Drop for Simulator {
 }
 
 /// Serves `plan` on `addr` until the process gets SIGINT or is killed: the first line on stdout is the
-/// base URL, then one line per exchange goes to stderr. For the CLI's `simulate` subcommand. A closed
-/// stdout or stderr does not stop the server.
+/// base URL (scripts read it), then what a person needs to run the program against it; one line per
+/// exchange goes to stderr. For the CLI's `simulate` subcommand. A closed stdout or stderr does not
+/// stop the server.
 pub fn run_blocking(addr: SocketAddr, plan: Plan) -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let listener = TcpListener::bind(addr).await?;
+        let guide = guide(&plan, &listener.local_addr()?);
         let (simulator, server) = Simulator::launch(listener, plan, true)?;
         let mut stdout = io::stdout().lock();
-        let _ = writeln!(stdout, "{}", simulator.base_url()).and_then(|()| stdout.flush());
+        let _ = writeln!(stdout, "{}\n{guide}", simulator.base_url()).and_then(|()| stdout.flush());
         drop(stdout);
         tokio::select! {
             () = server => Ok(()),
             interrupted = tokio::signal::ctrl_c() => interrupted,
         }
     })
+}
+
+/// How to run the program against the simulator at `bound`: the variables to export (its token, or
+/// its Entra application when the plan accepts no token, and its ids) and polling short enough for a
+/// publish to end in seconds.
+fn guide(plan: &Plan, bound: &SocketAddr) -> String {
+    let base = origin(*bound);
+    let mut lines = vec![format!("MARKETPLACE_API_BASE={base}")];
+    match plan.auth.tokens.first() {
+        Some(token) => lines.push(format!("MARKETPLACE_TOKEN={token}")),
+        None => lines.extend([
+            format!("MARKETPLACE_AUTHORITY_HOST={base}"),
+            format!("MARKETPLACE_TENANT_ID={}", plan.auth.tenant),
+            format!("MARKETPLACE_CLIENT_ID={}", plan.auth.client_id),
+            format!("MARKETPLACE_CLIENT_SECRET={}", plan.auth.client_secret),
+        ]),
+    }
+    lines.extend([
+        format!("MARKETPLACE_PUBLISHER_ID={}", plan.publisher),
+        format!("MARKETPLACE_OFFER_ID={}", plan.offer),
+        "MARKETPLACE_POLL_INTERVAL=1s".to_string(),
+        "MARKETPLACE_POLL_MAX_INTERVAL=1s".to_string(),
+    ]);
+    let exports: String = lines
+        .iter()
+        .map(|line| format!("export {line}\n"))
+        .collect();
+    format!(
+        "The simulated portal is listening; Ctrl-C stops it. To publish to it, run marketplace-publish\n\
+         in another shell with these variables (one status read a second, so a publish ends in seconds):\n\n\
+         {exports}\n"
+    )
 }
 
 async fn serve(
