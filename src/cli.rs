@@ -115,6 +115,8 @@ USAGE:
 Publishes an offer to the built-in simulated portal on 127.0.0.1 through the real publish path, with no
 Azure account, and shows what a GitHub step shows: the log with its workflow commands, then the
 $GITHUB_OUTPUT file and the step summary. The exit code is the run's.
+
+The default scenario, preview, stops where a real publish stops: at publisher sign-off, preview-ready.
 ";
 
 const SIMULATE_HELP: &str = "\

@@ -8,8 +8,9 @@ use crate::cli::{complain, say};
 use crate::config::Env;
 use crate::sim::{scenario, Simulator, SCENARIOS};
 
-/// What the demo shows unless asked for another scenario.
-const DEFAULT_SCENARIO: &str = "happy";
+/// What the demo shows unless asked for another scenario: a publish that stops where a real one does,
+/// at publisher sign-off (`preview-ready`).
+const DEFAULT_SCENARIO: &str = "preview";
 
 /// Run the demo; returns the publish run's exit code (2 for an unknown scenario).
 pub fn main(name: Option<&str>) -> i32 {
@@ -82,6 +83,13 @@ pub fn main(name: Option<&str>) -> i32 {
         say(&format!("\n----- {title} -----\n{text}"));
     }
     say(&format!("\n----- exit code {code} -----\n"));
+    if name == DEFAULT_SCENARIO {
+        say(
+            "\nA real publish stops here too: review the preview in Partner Center, then run with\n\
+             MARKETPLACE_COMMAND=go-live. 'demo happy' shows an operation that runs on to live and\n\
+             succeeded; 'demo failed' a failed certification.\n",
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
     code
 }

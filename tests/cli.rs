@@ -1,5 +1,5 @@
-//! The command line as a person types it: help in every spelling, wrong arguments refused, the
-//! simulator saying how to drive it, and output into a closed pipe.
+//! The command line as a person types it: help in every spelling, wrong arguments refused, the demo
+//! and the simulator doing what they say, and output into a closed pipe.
 
 mod common;
 
@@ -62,8 +62,8 @@ fn help_comes_in_every_spelling() {
         (&["simulate", "--help"][..], "--listen ADDR"),
         (&["simulate", "--scenario", "failed", "-h"], "--listen ADDR"),
         (&["help", "simulate"], "--listen ADDR"),
-        (&["demo", "--help"], "$GITHUB_OUTPUT"),
-        (&["help", "demo"], "$GITHUB_OUTPUT"),
+        (&["demo", "--help"], "preview-ready"),
+        (&["help", "demo"], "preview-ready"),
     ] {
         let help = binary(args, Stdout::Read);
         assert_eq!(help.status.code(), Some(0), "{args:?}");
@@ -103,6 +103,15 @@ fn wrong_arguments_are_refused_with_where_to_look() {
         );
         assert!(refused.stdout.is_empty(), "{args:?}");
     }
+}
+
+#[test]
+fn the_demo_stops_at_preview_ready_as_a_real_publish_does() {
+    let demo = binary(&["demo"], Stdout::Read);
+    let stdout = text(&demo.stdout);
+    assert_eq!(demo.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("(scenario 'preview')"), "{stdout}");
+    assert!(stdout.contains("\noutcome=preview-ready\n"), "{stdout}");
 }
 
 #[test]
