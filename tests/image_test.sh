@@ -14,7 +14,10 @@ cd "$(dirname "$0")/.."
 TARGET=x86_64-unknown-linux-musl
 ARCH=amd64 # the Docker name of TARGET's architecture (TARGETARCH)
 USER_ID=65532
-BIN=target/$TARGET/release/marketplace-publish
+# Where cargo puts what it builds: CARGO_TARGET_DIR or a configured target-dir, else target/.
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+[[ -n $TARGET_DIR ]] || { echo "image test FAILED: cargo metadata names no target directory" >&2; exit 1; }
+BIN=$TARGET_DIR/$TARGET/release/marketplace-publish
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
 skip() {
