@@ -1,6 +1,8 @@
 //! The command line: with no arguments the program runs from the environment, as CI calls it.
 
-use crate::config::Env;
+use std::ffi::OsString;
+
+use crate::config::{ConfigError, Env};
 
 const HELP: &str = "\
 marketplace-publish: publish an Azure Marketplace offer from CI
@@ -14,8 +16,24 @@ USAGE:
     marketplace-publish --help
 ";
 
-/// Run the binary with `args` (without the program name); returns the exit code.
-pub fn main(args: &[String]) -> i32 {
+/// Run the binary with `args` (without the program name); returns the exit code. An argument that is
+/// not UTF-8 still ends the way a CI step needs: an outcome, its outputs and a message.
+pub fn main(args: &[OsString]) -> i32 {
+    let Some(args) = args
+        .iter()
+        .map(|arg| arg.to_str().map(str::to_string))
+        .collect::<Option<Vec<String>>>()
+    else {
+        return crate::run::run_refused(
+            &Env::from_process(),
+            Box::new(std::io::stdout()),
+            Box::new(std::io::stderr()),
+            vec![ConfigError::new(
+                "command line",
+                "an argument is not valid UTF-8; give no arguments to run from MARKETPLACE_* variables",
+            )],
+        );
+    };
     match args.first().map(String::as_str) {
         None => crate::run::block_on(crate::run::run(
             &Env::from_process(),

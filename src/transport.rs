@@ -16,7 +16,7 @@ use crate::http::{is_transient, read_capped, MAX_BODY_BYTES, REQUEST_TIMEOUT};
 use crate::outcome::Outcome;
 use crate::report::Reporter;
 use crate::service::{ServiceError, ServiceResult};
-use crate::text::{body_excerpt, excerpt};
+use crate::text::{body_excerpt, excerpt, format_duration};
 
 /// The longest `Retry-After` honoured; a longer one is cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -104,7 +104,7 @@ pub struct Transport {
 /// What went wrong with one try that may go right the next time.
 struct Passing {
     status: Option<u16>,
-    code: String,
+    code: Option<String>,
     message: String,
     retry_after: Option<Duration>,
 }
@@ -130,6 +130,11 @@ impl Transport {
         &self.origin
     }
 
+    /// Say something worth a look that does not stop the command.
+    pub fn warn(&self, title: &str, text: &str) {
+        self.reporter.warning(title, text);
+    }
+
     /// Send `method url` with `body` as JSON, retrying what is transient. `what` names the call in messages.
     pub async fn send(
         &self,
@@ -140,8 +145,9 @@ impl Transport {
     ) -> ServiceResult<Answer> {
         if url.origin() != self.origin.origin() {
             return Err(ServiceError::unusable(
+                what,
                 format!(
-                    "{what}: {} is not on the API origin {}; nothing was sent there",
+                    "{} is not on the API origin {}; nothing was sent there",
                     excerpt(url.as_str()),
                     self.origin.origin().ascii_serialization()
                 ),
@@ -165,7 +171,7 @@ impl Transport {
             let passing = match request.send().await {
                 Err(e) => Passing {
                     status: None,
-                    code: String::new(),
+                    code: None,
                     message: describe_send_error(&e, url),
                     retry_after: None,
                 },
@@ -175,7 +181,7 @@ impl Transport {
                     match read_capped(response).await {
                         Err(e) => Passing {
                             status: Some(status),
-                            code: String::new(),
+                            code: None,
                             message: format!("the answer broke off while it was read ({e})"),
                             retry_after: None,
                         },
@@ -214,11 +220,12 @@ impl Transport {
                 return Err(ServiceError {
                     outcome: Outcome::Error,
                     http_status: passing.status,
+                    context: what.to_string(),
                     code: passing.code,
-                    message: format!("{what}: {}", passing.message),
-                    hint: format!(
+                    message: passing.message,
+                    hint: Some(format!(
                         "gave up after {attempt} tries; the service or the network is having trouble: run again later"
-                    ),
+                    )),
                     transient: true,
                 });
             }
@@ -230,7 +237,7 @@ impl Transport {
             self.reporter.info(&format!(
                 "{what}: {status}{}; trying again in {} (try {} of {})",
                 passing.message,
-                crate::config::format_duration(round_to_ms(wait)),
+                format_duration(round_to_ms(wait)),
                 attempt + 1,
                 self.retry.attempts
             ));
@@ -251,9 +258,10 @@ impl Transport {
         ServiceError {
             outcome: Outcome::Unauthorized,
             http_status: Some(401),
+            context: what.to_string(),
             code,
-            message: format!("{what}: {message}"),
-            hint: hint.to_string(),
+            message,
+            hint: Some(hint.to_string()),
             transient: false,
         }
     }
@@ -280,9 +288,10 @@ fn auth_failure(e: AuthError) -> ServiceError {
     ServiceError {
         outcome: Outcome::Unauthorized,
         http_status: e.http_status,
-        code: e.code,
-        message: format!("could not get a token: {}", e.message),
-        hint: e.hint,
+        context: "token request".to_string(),
+        code: Some(e.code).filter(|c| !c.is_empty()),
+        message: e.message,
+        hint: Some(e.hint).filter(|h| !h.is_empty()),
         transient: false,
     }
 }
@@ -303,7 +312,7 @@ fn describe_send_error(e: &reqwest::Error, url: &Url) -> String {
 
 /// The service's `(code, message)` from an error answer, in any of the shapes seen, else the status
 /// line and an excerpt of the text.
-pub fn service_error(answer: &Answer) -> (String, String) {
+pub fn service_error(answer: &Answer) -> (Option<String>, String) {
     let parsed = serde_json::from_slice::<Value>(&answer.body).ok();
     let text = |v: &Value| v.as_str().map(str::to_string);
     if let Some(json) = parsed {
@@ -315,7 +324,7 @@ pub fn service_error(answer: &Answer) -> (String, String) {
         let code = text(&error["code"])
             .or_else(|| text(&json["code"]))
             .or_else(|| text(error))
-            .unwrap_or_default();
+            .filter(|code| !code.is_empty());
         let message = text(&error["message"])
             .or_else(|| text(&json["message"]))
             .or_else(|| text(&json["error_description"]))
@@ -323,7 +332,7 @@ pub fn service_error(answer: &Answer) -> (String, String) {
         if let Some(message) = message {
             return (code, excerpt(&message));
         }
-        if !code.is_empty() {
+        if code.is_some() {
             return (code, reason(answer.status).to_string());
         }
     }
@@ -333,7 +342,22 @@ pub fn service_error(answer: &Answer) -> (String, String) {
     } else {
         format!("{}: '{body}'", reason(answer.status))
     };
-    (String::new(), message)
+    (None, message)
+}
+
+/// A final answer that is not a success: the outcome its status means, the service's code and message,
+/// and `hint_for` the status, which each API words for itself.
+pub fn rejection(what: &str, answer: &Answer, hint_for: fn(u16) -> &'static str) -> ServiceError {
+    let (code, message) = service_error(answer);
+    ServiceError {
+        outcome: Outcome::for_http_status(answer.status),
+        http_status: Some(answer.status),
+        context: what.to_string(),
+        code,
+        message,
+        hint: Some(hint_for(answer.status).to_string()),
+        transient: false,
+    }
 }
 
 fn reason(status: u16) -> &'static str {
@@ -411,7 +435,7 @@ mod tests {
         for (body, (code, message)) in cases {
             assert_eq!(
                 service_error(&answer(400, body)),
-                (code.to_string(), message.to_string())
+                (Some(code.to_string()), message.to_string())
             );
         }
         assert_eq!(

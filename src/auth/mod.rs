@@ -21,9 +21,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Mutex;
 
-use crate::config::{format_duration, AssertionSource, AuthSettings, EntraApp};
+use crate::config::{AssertionSource, AuthSettings, EntraApp};
 use crate::report::Reporter;
 use crate::secret::Secret;
+use crate::text::format_duration;
 use crate::text::one_line;
 use endpoint::TokenClient;
 use entra::Credential;

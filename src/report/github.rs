@@ -55,7 +55,7 @@ impl GitHubWriter {
         };
         let mut text = String::new();
         for (name, value) in result.outputs() {
-            text.push_str(&output_entry(name, &value)?);
+            text.push_str(&output_entry(name.name(), &value)?);
         }
         append_to(path, &text)
     }
@@ -168,7 +168,7 @@ mod tests {
         result
             .outputs()
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
+            .map(|(k, v)| (k.name().to_string(), v))
             .collect()
     }
 
@@ -241,7 +241,7 @@ mod tests {
         let (mut w, out, output, _summary) = writer(true);
         std::fs::write(output.path(), "earlier=1\n").unwrap();
         let mut result = RunResult::new(Outcome::Succeeded);
-        result.command = "publish".into();
+        result.command = Some("publish".into());
         w.finish(&result).unwrap();
         assert_eq!(
             out.text(),
@@ -272,9 +272,9 @@ mod tests {
         ) {
             let (mut w, out, output, _summary) = writer(true);
             let mut result = failed_result(&message);
-            result.operation_id = id;
+            result.operation_id = Some(id);
             result.operation_location = Some(location);
-            result.failed_step = message.clone();
+            result.failed_step = Some(message.clone());
             w.finish(&result).unwrap();
             let text = output.read();
             prop_assert_eq!(parse_github_output(&text), Ok(expected_outputs(&result)));

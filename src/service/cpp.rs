@@ -1,16 +1,109 @@
-//! The Cloud Partner Portal API (`api-version=2017-10-31`): URLs, request bodies, and reading its answers
-//! in every shape seen (an operation as an object or an array holding one; the location in
-//! `Operation-Location` or `Location`, relative or absolute).
+//! The Cloud Partner Portal API (`api-version=2017-10-31`): URLs, request bodies, status words, and
+//! reading its answers in every shape seen (an operation as an object or an array holding one; the
+//! location in `Operation-Location` or `Location`, relative or absolute).
+
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 use url::Url;
 
-use super::{Message, OperationView, Portal, ServiceError, ServiceResult, Started, Status, Step};
-use crate::config::resolve_operation;
+use super::{
+    validate_id, ApiRules, Begun, Command, Failure, Message, Phase, Service, ServiceError,
+    ServiceResult, Severity, Snapshot, Step, StepState, Target,
+};
 use crate::outcome::Outcome;
 use crate::text::{excerpt, one_line};
-use crate::transport::{service_error, Answer, Transport};
+use crate::transport::{rejection, Answer, Transport};
+
+/// The Cloud Partner Portal's input rules (contract sections 1 and 2).
+pub static RULES: ApiRules = ApiRules {
+    names: &["cloud-partner-portal", "cpp"],
+    default_base: "https://cloudpartner.azure.com",
+    default_version: "2017-10-31",
+    publisher_required: true,
+    check_offer,
+    offer_forms: "the offer id in Partner Center (e.g. contoso-offer)",
+    cancel_needs_operation: false,
+    default_poll: (Duration::from_secs(15), Duration::from_secs(60)),
+    check_base: origin_only,
+    check_version,
+    scope: origin_scope,
+    resolve_operation,
+    operation_forms:
+        "the operation-location output of an earlier run, or a path starting with /api/",
+};
+
+fn origin_only(base: &Url) -> Result<(), String> {
+    if base.path() != "/" {
+        return Err(
+            "must be an origin only, such as https://host or https://host:8443 (no path, query or user)"
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
+fn check_offer(offer: &str) -> Result<(), String> {
+    validate_id(offer).map_err(|why| format!("{why} (e.g. contoso-offer)"))
+}
+
+fn check_version(version: &str) -> Result<(), String> {
+    if version.len() > 40
+        || !version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err("use a version such as 2017-10-31 (letters, digits, '-' and '.')".to_string());
+    }
+    Ok(())
+}
+
+/// The token scope for an API base: its origin + `/.default` (the real service's is
+/// `https://cloudpartner.azure.com/.default`).
+pub fn origin_scope(base: &Url) -> String {
+    format!("{}/.default", base.origin().ascii_serialization())
+}
+
+/// Resolve an operation location against the API base: an absolute URL must be on the API origin; a
+/// relative one is resolved against the base and must lead under `/api/`. The path is kept as given
+/// (`$` is not re-encoded).
+pub fn resolve_operation(api_base: &Url, value: &str) -> Result<Url, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("the operation location is empty".to_string());
+    }
+    if value.starts_with("//") || value.contains('\\') || value.chars().any(|c| c.is_control()) {
+        return Err(format!(
+            "'{}' is not a usable operation location",
+            excerpt(value)
+        ));
+    }
+    let absolute = Url::parse(value);
+    let url = match absolute {
+        Ok(url) => url,
+        Err(url::ParseError::RelativeUrlWithoutBase) => api_base
+            .join(&format!("/{}", value.trim_start_matches('/')))
+            .map_err(|_| format!("'{}' is not a usable path", excerpt(value)))?,
+        Err(_) => {
+            return Err(format!(
+                "'{}' is neither an absolute URL nor a path starting with /api/",
+                excerpt(value)
+            ))
+        }
+    };
+    if url.origin() != api_base.origin() {
+        return Err(format!(
+            "'{}' is not on the API origin {}; nothing is sent to another origin",
+            excerpt(value),
+            api_base.origin().ascii_serialization()
+        ));
+    }
+    if !url.path().starts_with("/api/") || !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("'{}' is not an API path", excerpt(value)));
+    }
+    Ok(url)
+}
 
 /// A client for one offer of one publisher.
 pub struct CloudPartnerPortal {
@@ -18,6 +111,7 @@ pub struct CloudPartnerPortal {
     publisher_id: String,
     offer_id: String,
     api_version: String,
+    notification_emails: Vec<String>,
 }
 
 impl CloudPartnerPortal {
@@ -27,12 +121,14 @@ impl CloudPartnerPortal {
         publisher_id: &str,
         offer_id: &str,
         api_version: &str,
+        notification_emails: &[String],
     ) -> CloudPartnerPortal {
         CloudPartnerPortal {
             transport,
             publisher_id: publisher_id.to_string(),
             offer_id: offer_id.to_string(),
             api_version: api_version.to_string(),
+            notification_emails: notification_emails.to_vec(),
         }
     }
 
@@ -46,94 +142,85 @@ impl CloudPartnerPortal {
         url
     }
 
-    async fn start(&self, what: &str, tail: &str, body: Option<Value>) -> ServiceResult<Started> {
+    /// `{"metadata":{"notification-emails":"a@x.com,b@y.com"}}`, the key left out without addresses.
+    fn notification_body(&self) -> Value {
+        if self.notification_emails.is_empty() {
+            json!({"metadata": {}})
+        } else {
+            json!({"metadata": {"notification-emails": self.notification_emails.join(",")}})
+        }
+    }
+
+    /// POST a request that starts an operation; `None` when the service finished at once (cancel's 200).
+    async fn start(&self, what: &str, tail: &str, body: Option<Value>) -> ServiceResult<Begun> {
         let url = self.offer_url(tail);
         let answer = self
             .transport
             .send(what, Method::POST, &url, body.as_ref())
             .await?;
         if !(200..300).contains(&answer.status) {
-            return Err(rejection(what, &answer));
+            return Err(rejection(what, &answer, hint_for));
         }
         let location = answer
             .header("operation-location")
             .or_else(|| answer.header("location"));
-        let operation = match location {
-            Some(value) => Some(
-                resolve_operation(self.transport.origin(), &value).map_err(|why| ServiceError {
+        let Some(value) = location else {
+            if answer.status == 200 && tail == "cancel" {
+                return Ok(Begun::Finished {
+                    outcome: Outcome::Canceled { requested: true },
                     http_status: Some(answer.status),
-                    ..ServiceError::unusable(
-                        format!("{what}: the service named an operation that cannot be followed: {why}"),
-                        "nothing was sent there; report the answer to Microsoft support",
-                    )
-                })?,
-            ),
-            None if answer.status == 200 && tail == "cancel" => None,
-            None => {
-                return Err(ServiceError {
-                    http_status: Some(answer.status),
-                    ..ServiceError::unusable(
-                        format!(
-                            "{what}: the service accepted the request (HTTP {}) but named no operation \
-                             (no Operation-Location or Location header)",
-                            answer.status
-                        ),
-                        "check the offer's status in Partner Center, or run again with MARKETPLACE_COMMAND=status",
-                    )
-                })
+                    note: Some("the service canceled the operation at once".to_string()),
+                });
             }
+            return Err(ServiceError {
+                http_status: Some(answer.status),
+                ..ServiceError::unusable(
+                    what,
+                    format!(
+                        "the service accepted the request (HTTP {}) but named no operation \
+                         (no Operation-Location or Location header)",
+                        answer.status
+                    ),
+                    "check the offer's status in Partner Center, or run again with MARKETPLACE_COMMAND=status",
+                )
+            });
         };
-        Ok(Started {
+        let location =
+            resolve_operation(self.transport.origin(), &value).map_err(|why| ServiceError {
+                http_status: Some(answer.status),
+                ..ServiceError::unusable(
+                    what,
+                    format!("the service named an operation that cannot be followed: {why}"),
+                    "nothing was sent there; report the answer to Microsoft support",
+                )
+            })?;
+        Ok(Begun::Started {
+            id: operation_id(&location),
+            location,
             http_status: answer.status,
-            operation,
+            prerequisite: false,
         })
     }
 
     async fn get_json(&self, what: &str, url: &Url) -> ServiceResult<(Answer, Value)> {
         let answer = self.transport.send(what, Method::GET, url, None).await?;
-        if answer.status != 200 {
-            return Err(rejection(what, &answer));
+        if answer.status != 200 && answer.status != 202 {
+            return Err(rejection(what, &answer, hint_for));
         }
-        let json = answer.json().map_err(|why| ServiceError {
-            http_status: Some(answer.status),
-            ..ServiceError::unusable(
-                format!("{what}: {why}"),
-                "the service sent an answer that cannot be read; run again later",
-            )
-        })?;
+        let json = answer
+            .json()
+            .map_err(|why| unreadable(what, &answer, why))?;
         Ok((answer, json))
     }
 
-    fn notification_body(emails: &[String]) -> Value {
-        if emails.is_empty() {
-            json!({"metadata": {}})
-        } else {
-            json!({"metadata": {"notification-emails": emails.join(",")}})
-        }
-    }
-}
-
-impl Portal for CloudPartnerPortal {
-    async fn publish(&self, notification_emails: &[String]) -> ServiceResult<Started> {
-        let body = Self::notification_body(notification_emails);
-        self.start("publish request", "publish", Some(body)).await
-    }
-
-    async fn go_live(&self) -> ServiceResult<Started> {
-        self.start("go-live request", "golive", None).await
-    }
-
-    async fn cancel(&self, notification_emails: &[String]) -> ServiceResult<Started> {
-        let body = Self::notification_body(notification_emails);
-        self.start("cancel request", "cancel", Some(body)).await
-    }
-
-    async fn offer_status(&self) -> ServiceResult<OperationView> {
+    /// The offer's status, with the steps of its latest operation.
+    async fn offer_status(&self) -> ServiceResult<Snapshot> {
         let what = "offer status request";
         let (answer, json) = self.get_json(what, &self.offer_url("status")).await?;
         parse_operation(&json).map_err(|why| unreadable(what, &answer, why))
     }
 
+    /// The guard against double work: the offer's running operation, if the service names one.
     async fn running_operation(&self) -> ServiceResult<Option<Url>> {
         let what = "running operations request";
         let mut url = self.offer_url("submissions/");
@@ -151,8 +238,8 @@ impl Portal for CloudPartnerPortal {
             _ => Vec::new(),
         };
         let running = list.iter().find(|op| {
-            let status = Status::from_word(op["status"].as_str().unwrap_or("running"));
-            !status.is_final() && op["id"].as_str().is_some_and(|id| !id.is_empty())
+            let phase = operation_phase(op["status"].as_str().unwrap_or("running")).0;
+            !phase.is_final() && op["id"].as_str().is_some_and(|id| !id.is_empty())
         });
         let Some(operation) = running else {
             return Ok(None);
@@ -163,17 +250,115 @@ impl Portal for CloudPartnerPortal {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '$'))
         {
             return Err(ServiceError::unusable(
-                format!(
-                    "{what}: the running operation has an unusable id '{}'",
-                    excerpt(id)
-                ),
+                what,
+                format!("the running operation has an unusable id '{}'", excerpt(id)),
                 "check the offer's status in Partner Center",
             ));
         }
         Ok(Some(self.offer_url(&format!("operations/{id}"))))
     }
 
-    async fn operation(&self, location: &Url) -> ServiceResult<OperationView> {
+    /// Publish, unless the offer already has a running operation: then that one is followed. A listing
+    /// that fails for another reason than credentials does not stop the publish (publish is idempotent
+    /// at the service), but it is said.
+    async fn publish(&self) -> ServiceResult<Begun> {
+        match self.running_operation().await {
+            Ok(Some(location)) => {
+                return Ok(Begun::Existing {
+                    target: Target::Operation(location.clone()),
+                    http_status: None,
+                    note: Some(format!(
+                        "the offer already had a running operation, so it was followed instead of \
+                         starting another: {location}"
+                    )),
+                })
+            }
+            Ok(None) => {}
+            Err(e) if e.outcome == Outcome::Unauthorized => return Err(e),
+            Err(e) => self.transport.warn(
+                "running-operation check skipped",
+                &format!("{e}; publishing anyway, as the service takes a repeated publish as one"),
+            ),
+        }
+        let body = self.notification_body();
+        self.start("publish request", "publish", Some(body)).await
+    }
+
+    /// `status` without an operation: the offer's running operation if there is one, else its status.
+    async fn status(&self) -> ServiceResult<Begun> {
+        let snapshot = self.offer_status().await?;
+        if snapshot.steps.is_empty() && step_state(&snapshot.word) == Some(StepState::NotStarted) {
+            return Err(ServiceError {
+                outcome: Outcome::NotFound,
+                http_status: Some(200),
+                context: "offer status request".to_string(),
+                code: Some(snapshot.word.clone()),
+                message: format!(
+                    "the offer {}/{} has never been published: there is no operation to report",
+                    self.publisher_id, self.offer_id
+                ),
+                hint: Some("run with MARKETPLACE_COMMAND=publish first".to_string()),
+                transient: false,
+            });
+        }
+        if !snapshot.phase.is_final() {
+            if let Ok(Some(location)) = self.running_operation().await {
+                return Ok(Begun::Existing {
+                    target: Target::Operation(location),
+                    http_status: Some(200),
+                    note: None,
+                });
+            }
+        }
+        Ok(Begun::Read {
+            target: Target::Offer,
+            http_status: Some(200),
+            snapshot,
+        })
+    }
+}
+
+impl Service for CloudPartnerPortal {
+    async fn begin(&self, command: Command) -> ServiceResult<Begun> {
+        match command {
+            Command::Publish => self.publish().await,
+            Command::GoLive => self.start("go-live request", "golive", None).await,
+            Command::Status => self.status().await,
+            Command::Cancel => self.cancel(None).await,
+            Command::Configure => Err(ServiceError {
+                outcome: Outcome::ConfigError,
+                ..ServiceError::unusable(
+                    "configure",
+                    "the Cloud Partner Portal API has no draft changes to apply",
+                    "use MARKETPLACE_API=product-ingestion for configure",
+                )
+            }),
+        }
+    }
+
+    async fn cancel(&self, operation: Option<&Url>) -> ServiceResult<Begun> {
+        let body = self.notification_body();
+        let begun = self.start("cancel request", "cancel", Some(body)).await?;
+        // The cancel request is the offer's; when it names no operation of its own, the given one
+        // shows how the cancellation goes.
+        Ok(match (begun, operation) {
+            (Begun::Finished { http_status, .. }, Some(location)) => Begun::Existing {
+                target: Target::Operation(location.clone()),
+                http_status,
+                note: None,
+            },
+            (begun, _) => begun,
+        })
+    }
+
+    async fn then(&self, _command: Command, _ended: &Snapshot) -> ServiceResult<Option<Begun>> {
+        Ok(None)
+    }
+
+    async fn read(&self, target: &Target) -> ServiceResult<Snapshot> {
+        let Target::Operation(location) = target else {
+            return self.offer_status().await;
+        };
         let what = "operation status request";
         let mut url = location.clone();
         if !url.query_pairs().any(|(k, _)| k == "api-version") {
@@ -183,22 +368,35 @@ impl Portal for CloudPartnerPortal {
         let (answer, json) = self.get_json(what, &url).await?;
         parse_operation(&json).map_err(|why| unreadable(what, &answer, why))
     }
+
+    fn product_id(&self) -> Option<String> {
+        None
+    }
+}
+
+/// The operation's id: the last segment of its location (`.../operations/{id}`).
+fn operation_id(location: &Url) -> Option<String> {
+    location
+        .path_segments()?
+        .next_back()
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
 }
 
 fn unreadable(what: &str, answer: &Answer, why: String) -> ServiceError {
     ServiceError {
         http_status: Some(answer.status),
         ..ServiceError::unusable(
-            format!("{what}: {why}"),
+            what,
+            why,
             "the service sent an answer that cannot be read; run again later",
         )
     }
 }
 
-/// A final answer that is not a success: the service's code and message, with a hint per status.
-fn rejection(what: &str, answer: &Answer) -> ServiceError {
-    let (code, message) = service_error(answer);
-    let hint = match answer.status {
+/// What to do next after the service refused a request with `status`.
+fn hint_for(status: u16) -> &'static str {
+    match status {
         400 => "fix what the message names before running again; the same request will be refused again",
         403 => "add the application (service principal) as a user of the publisher account in Partner Center, \
                 with a role that may publish",
@@ -208,19 +406,46 @@ fn rejection(what: &str, answer: &Answer) -> ServiceError {
         422 => "the offer did not pass validation: fix what the message names in the offer, then publish again",
         300..=399 => "the service answered with a redirect, which is not followed so that the token stays on the API origin",
         _ => "check the service's message; if it persists, report it to Microsoft support",
-    };
-    ServiceError {
-        outcome: Outcome::for_http_status(answer.status),
-        http_status: Some(answer.status),
-        code,
-        message: format!("{what}: {message}"),
-        hint: hint.to_string(),
-        transient: false,
     }
 }
 
+/// The CPP's status words, compared without regard to case, `-`, `_` or spaces.
+fn key(word: &str) -> String {
+    word.chars()
+        .filter(|c| !matches!(c, '-' | '_') && !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// An operation's phase from its status word, and whether the word is known.
+fn operation_phase(word: &str) -> (Phase, bool) {
+    match step_state(word) {
+        Some(StepState::Done) => (Phase::Succeeded, true),
+        Some(StepState::Failed) => match key(word).as_str() {
+            "canceled" | "cancelled" => (Phase::Canceled, true),
+            _ => (Phase::Failed, true),
+        },
+        Some(StepState::Waiting) => (Phase::PreviewReady, true),
+        Some(_) => (Phase::Running, true),
+        None => (Phase::Running, false),
+    }
+}
+
+/// A step's state from its status word; `None` for a word this version does not know.
+fn step_state(word: &str) -> Option<StepState> {
+    Some(match key(word).as_str() {
+        "notstarted" | "neverpublished" | "pending" | "queued" => StepState::NotStarted,
+        "running" | "inprogress" | "waitingforapproval" => StepState::Running,
+        "waitingforpublisherreview" => StepState::Waiting,
+        "blocked" => StepState::Blocked,
+        "complete" | "completed" | "succeeded" | "success" => StepState::Done,
+        "failed" | "rejected" | "canceled" | "cancelled" => StepState::Failed,
+        _ => return None,
+    })
+}
+
 /// Read an operation (or offer status) answer: an object, or an array holding one.
-pub fn parse_operation(json: &Value) -> Result<OperationView, String> {
+pub fn parse_operation(json: &Value) -> Result<Snapshot, String> {
     let object = match json {
         Value::Object(_) => json,
         Value::Array(items) => items
@@ -229,39 +454,69 @@ pub fn parse_operation(json: &Value) -> Result<OperationView, String> {
             .ok_or("the answer is an array without an operation in it")?,
         _ => return Err("the answer is not a JSON object".to_string()),
     };
-    let status_word = text(&object["status"]);
-    if status_word.is_empty() {
-        return Err("the answer has no status".to_string());
-    }
-    let error = match &object["error"] {
-        Value::Object(e) => Some((
-            text(e.get("code").unwrap_or(&Value::Null)),
-            text(e.get("message").unwrap_or(&Value::Null)),
-        )),
-        Value::String(s) if !s.is_empty() => Some((String::new(), s.clone())),
-        _ => None,
-    }
-    .filter(|(code, message)| !code.is_empty() || !message.is_empty());
-    let steps = match &object["steps"] {
+    let word = text(&object["status"]).ok_or("the answer has no status")?;
+    let steps: Vec<Step> = match &object["steps"] {
         Value::Array(steps) => steps.iter().map(parse_step).collect(),
         _ => Vec::new(),
     };
-    Ok(OperationView {
+    let (mut phase, word_known) = operation_phase(&word);
+    // The publish operation goes on running while its sign-off step waits for the publisher.
+    if phase == Phase::Running && steps.iter().any(|s| s.state == StepState::Waiting) {
+        phase = Phase::PreviewReady;
+    }
+    let messages = parse_messages(&object["messages"]);
+    let failure = matches!(phase, Phase::Failed | Phase::Canceled)
+        .then(|| failure(&object["error"], &steps, &messages));
+    Ok(Snapshot {
         id: text(&object["id"]),
-        status: Status::from_word(&status_word),
-        status_word,
+        phase,
+        word,
+        word_known,
         steps,
-        error,
-        messages: parse_messages(&object["messages"]),
+        messages,
+        failure,
+        submission: None,
     })
 }
 
+/// The step that failed and the service's words for why: the operation's error, then the failed
+/// step's messages of level error.
+fn failure(error: &Value, steps: &[Step], messages: &[Message]) -> Failure {
+    let (code, message) = match error {
+        Value::Object(e) => (
+            text(e.get("code").unwrap_or(&Value::Null)),
+            text(e.get("message").unwrap_or(&Value::Null)),
+        ),
+        Value::String(_) => (None, text(error)),
+        _ => (None, None),
+    };
+    let failed = steps
+        .iter()
+        .find(|s| s.state == StepState::Failed)
+        .or_else(|| steps.iter().find(|s| s.state == StepState::Blocked));
+    let words: Vec<String> = message
+        .into_iter()
+        .chain(
+            failed
+                .into_iter()
+                .flat_map(|s| s.messages.iter())
+                .chain(messages)
+                .filter(|m| m.level == Severity::Error)
+                .map(|m| m.text.clone()),
+        )
+        .collect();
+    Failure {
+        step: failed.map(|s| s.name.clone()),
+        code,
+        message: (!words.is_empty()).then(|| words.join("; ")),
+    }
+}
+
 fn parse_step(step: &Value) -> Step {
-    let status_word = text(&step["status"]);
+    let word = text(&step["status"]).unwrap_or_default();
     let name = [&step["stepName"], &step["id"], &step["name"]]
         .into_iter()
-        .map(text)
-        .find(|s| !s.is_empty())
+        .find_map(text)
         .unwrap_or_else(|| "step".to_string());
     let progress = match &step["progressPercentage"] {
         Value::Number(n) => n.as_f64(),
@@ -272,8 +527,8 @@ fn parse_step(step: &Value) -> Step {
     Step {
         name,
         description: text(&step["description"]),
-        status: Status::from_word(&status_word),
-        status_word,
+        state: step_state(&word).unwrap_or(StepState::Running),
+        word,
         progress,
         estimate: text(&step["estimatedTimeFrame"]),
         messages: parse_messages(&step["messages"]),
@@ -288,14 +543,16 @@ fn parse_messages(messages: &Value) -> Vec<Message> {
         .iter()
         .filter_map(|m| {
             let (level, raw) = match m {
-                Value::String(s) => ("information".to_string(), s.clone()),
+                Value::String(s) => (Severity::Information, s.clone()),
                 Value::Object(_) => (
-                    text(&m["level"]).to_ascii_lowercase(),
+                    match text(&m["level"]).map(|l| l.to_ascii_lowercase()).as_deref() {
+                        Some("error") => Severity::Error,
+                        Some("warning") => Severity::Warning,
+                        _ => Severity::Information,
+                    },
                     [&m["messageHtml"], &m["message"], &m["text"]]
                         .into_iter()
-                        .map(text)
-                        .find(|s| !s.is_empty())
-                        .unwrap_or_default(),
+                        .find_map(text)?,
                 ),
                 _ => return None,
             };
@@ -305,12 +562,13 @@ fn parse_messages(messages: &Value) -> Vec<Message> {
         .collect()
 }
 
-/// A JSON value as display text: strings as they are, numbers written out, anything else empty.
-fn text(value: &Value) -> String {
+/// A JSON value as display text: strings as they are, numbers written out; nothing for anything else
+/// or a blank string.
+fn text(value: &Value) -> Option<String> {
     match value {
-        Value::String(s) => s.trim().to_string(),
-        Value::Number(n) => n.to_string(),
-        _ => String::new(),
+        Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 
@@ -352,11 +610,11 @@ mod tests {
                        "messages": [{"messageHtml": "<b>Checking</b> &amp; more", "level": "Information"}]}]
         });
         let view = parse_operation(&object).unwrap();
-        assert_eq!(view.status, Status::Running);
+        assert_eq!(view.phase, Phase::Running);
         assert_eq!(view.steps[0].name, "displaycertify");
         assert_eq!(view.steps[0].progress, Some(40));
         assert_eq!(view.steps[0].messages[0].text, "Checking & more");
-        assert_eq!(view.steps[0].messages[0].level, "information");
+        assert_eq!(view.steps[0].messages[0].level, Severity::Information);
         assert_eq!(parse_operation(&json!([object])).unwrap(), view);
         assert!(parse_operation(&json!([])).is_err());
         assert!(parse_operation(&json!("x")).is_err());
@@ -368,17 +626,145 @@ mod tests {
         let view =
             parse_operation(&json!({"status": "failed", "error": {"code": "C", "message": "m"}}))
                 .unwrap();
-        assert_eq!(view.error, Some(("C".into(), "m".into())));
+        let failure = view.failure.unwrap();
+        assert_eq!(
+            (failure.code, failure.message),
+            (Some("C".into()), Some("m".into()))
+        );
         let view = parse_operation(&json!({"status": "failed", "error": "plain"})).unwrap();
-        assert_eq!(view.error, Some((String::new(), "plain".into())));
+        assert_eq!(view.failure.unwrap().message, Some("plain".into()));
         let view =
             parse_operation(&json!({"status": "Succeeded", "progressPercentage": "50%"})).unwrap();
-        assert_eq!(view.status, Status::Succeeded);
+        assert_eq!(view.phase, Phase::Succeeded);
+    }
+
+    #[test]
+    fn status_words_are_compared_loosely() {
+        let table = [
+            ("complete", Phase::Succeeded),
+            ("Completed", Phase::Succeeded),
+            ("SUCCEEDED", Phase::Succeeded),
+            ("in_progress", Phase::Running),
+            ("In Progress", Phase::Running),
+            ("inProgress", Phase::Running),
+            ("waiting-for-publisher-review", Phase::PreviewReady),
+            ("WaitingForPublisherReview", Phase::PreviewReady),
+            ("cancelled", Phase::Canceled),
+            ("Canceled", Phase::Canceled),
+            ("failed", Phase::Failed),
+            ("rejected", Phase::Failed),
+            ("NeverPublished", Phase::Running),
+            ("not_started", Phase::Running),
+            ("blocked", Phase::Running),
+        ];
+        for (word, phase) in table {
+            assert_eq!(operation_phase(word), (phase, true), "{word}");
+        }
+        assert_eq!(operation_phase("something-new"), (Phase::Running, false));
+    }
+
+    #[test]
+    fn a_waiting_signoff_step_is_a_ready_preview() {
+        let json = json!({"status": "running", "steps": [
+            {"stepName": "publisher-signoff", "status": "waitingForPublisherReview"}]});
+        assert_eq!(parse_operation(&json).unwrap().phase, Phase::PreviewReady);
+    }
+
+    #[test]
+    fn a_failure_carries_the_failed_steps_errors() {
+        let json = json!({"status": "failed",
+            "error": {"code": "CertificationFailed", "message": "The offer failed certification"},
+            "steps": [
+                {"stepName": "displaydummycertify", "status": "complete"},
+                {"stepName": "displaycertify", "status": "failed", "messages": [
+                    {"message": "Certification failed: image not generalized", "level": "Error"},
+                    {"message": "noise", "level": "Information"}]}]});
+        let failure = parse_operation(&json).unwrap().failure.unwrap();
+        assert_eq!(failure.step.as_deref(), Some("displaycertify"));
+        assert_eq!(failure.code.as_deref(), Some("CertificationFailed"));
+        assert_eq!(
+            failure.message.as_deref(),
+            Some("The offer failed certification; Certification failed: image not generalized")
+        );
     }
 
     #[test]
     fn html_is_flattened() {
         assert_eq!(strip_html("a<br/>b\n\n<p>c</p>"), "a b c");
         assert_eq!(strip_html("&lt;script&gt;"), "<script>");
+    }
+
+    #[test]
+    fn operation_locations() {
+        let base = Url::parse("https://cloudpartner.azure.com").unwrap();
+        let rel = "/api/operations/contoso$56615b67$2$preview?api-version=2017-10-31";
+        assert_eq!(
+            resolve_operation(&base, rel).unwrap().as_str(),
+            format!("https://cloudpartner.azure.com{rel}")
+        );
+        assert_eq!(
+            resolve_operation(&base, "api/operations/x")
+                .unwrap()
+                .as_str(),
+            "https://cloudpartner.azure.com/api/operations/x"
+        );
+        let abs =
+            "https://cloudpartner.azure.com/api/publishers/p/offers/o/operations/1?api-version=x";
+        assert_eq!(resolve_operation(&base, abs).unwrap().as_str(), abs);
+        for bad in [
+            "https://evil.example/api/x",
+            "//evil.example/api/x",
+            "http://cloudpartner.azure.com/api/x",
+            "/other/path",
+            "other/path",
+            "",
+        ] {
+            assert!(resolve_operation(&base, bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Property tests of the location rule, which turns untrusted text (inputs, the service's headers)
+    /// into the URLs the token is sent to.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn api_base() -> Url {
+            Url::parse("https://cloudpartner.azure.com").unwrap()
+        }
+
+        proptest! {
+            #[test]
+            fn operations_stay_on_the_api_origin_under_api(
+                prefix in prop::sample::select(vec![
+                    "", "/", "/api/", "/api", "//", r"/\", "https://cloudpartner.azure.com",
+                    "https://cloudpartner.azure.com:443", "https://cloudpartner.azure.com@evil.example",
+                    "http://cloudpartner.azure.com", "https://evil.example", "https:/", "HTTPS://CLOUDPARTNER.AZURE.COM",
+                ]),
+                tail in r"(/|\.\.|%2[eEfF]|\$|@|:|\?|#|\\|api|[a-z0-9]{1,4}|\PC){0,12}",
+            ) {
+                let text = format!("{prefix}{tail}");
+                if let Ok(url) = resolve_operation(&api_base(), &text) {
+                    prop_assert_eq!(url.origin(), api_base().origin(), "{:?}", text);
+                    prop_assert!(url.path().starts_with("/api/"), "{:?} -> {}", text, url);
+                    prop_assert!(url.username().is_empty() && url.password().is_none());
+                }
+            }
+
+            #[test]
+            fn dollar_locations_are_kept_as_given(
+                publisher in "[a-z0-9-]{1,20}",
+                id in "[0-9a-f-]{1,36}",
+                absolute in any::<bool>(),
+            ) {
+                let path = format!("/api/operations/{publisher}${id}$2$preview");
+                let text = match absolute {
+                    true => format!("https://cloudpartner.azure.com{path}?api-version=2017-10-31"),
+                    false => format!("{path}?api-version=2017-10-31"),
+                };
+                let url = resolve_operation(&api_base(), &text).expect("a service location");
+                prop_assert_eq!(url.path(), path);
+            }
+        }
     }
 }
