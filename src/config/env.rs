@@ -12,7 +12,8 @@ use url::Url;
 
 use super::values::{parse_bool, parse_duration};
 use crate::outcome::Output;
-use crate::service::{Api, Command};
+use crate::service::api::Api;
+use crate::service::Command;
 
 pub const PREFIX: &str = "MARKETPLACE_";
 

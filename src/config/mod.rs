@@ -17,13 +17,14 @@ use std::time::Duration;
 
 use url::Url;
 
-pub use auth::{AssertionSource, AuthSettings, EntraApp, FEDERATION_AUDIENCE};
+use crate::auth::AuthSettings;
 pub use ci::ci_target;
 use env::Checked;
 pub use env::Env;
 use values::{check_origin, check_service_url, check_span, emails};
 
-use crate::service::{validate_id, Api, Command};
+use crate::service::api::Api;
+use crate::service::{validate_id, Command};
 use crate::text::format_duration;
 
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::auth::AssertionSource;
 use crate::secret::Secret;
 
 fn env(pairs: &[(&str, &str)]) -> Env {

@@ -2,16 +2,16 @@
 //! words it answers in ([`Begun`], [`Snapshot`], [`Phase`], [`ServiceError`]).
 //!
 //! A backend owns everything about its API: URLs, request bodies, status words, where an operation
-//! lives, and the rules its inputs follow ([`Api::rules`]). The follower, the reporters and the outcome
+//! lives, and the rules its inputs follow ([`api::ApiRules`], chosen in [`api`]). The follower, the reporters and the outcome
 //! table read only the neutral answers, so a new API is one new module here plus one line of dispatch
 //! in `run`.
 
+pub mod api;
 pub mod cpp;
 
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
-
 use url::Url;
 
 use crate::outcome::Outcome;
@@ -42,23 +42,6 @@ impl Command {
     /// True for the commands that end at a ready preview instead of following on to go-live.
     pub fn stops_at_preview(self) -> bool {
         matches!(self, Command::Publish | Command::Status)
-    }
-}
-
-/// Which API the run talks to (`MARKETPLACE_API`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
-    CloudPartnerPortal,
-}
-
-impl Api {
-    pub const ALL: [Api; 1] = [Api::CloudPartnerPortal];
-
-    /// What each API's inputs must look like, and their defaults.
-    pub fn rules(self) -> &'static ApiRules {
-        match self {
-            Api::CloudPartnerPortal => &cpp::RULES,
-        }
     }
 }
 
