@@ -304,13 +304,14 @@ impl<'a, S: Service> Follower<'a, S> {
         cancel_requested: bool,
     ) -> Result<(Outcome, Snapshot), ServiceError> {
         let mut next_wait = self.policy.waits();
-        let mut failing_since: Option<Instant> = None;
+        // Tokio's clock, which tests can pause and advance.
+        let mut failing_since: Option<tokio::time::Instant> = None;
         loop {
             tokio::time::sleep(next_wait()).await;
             let view = match self.read(target).await {
                 Ok(view) => view,
                 Err(e) if e.transient => {
-                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
                     if since.elapsed() >= TOLERATED_OUTAGE {
                         return Err(e);
                     }
@@ -462,5 +463,74 @@ mod tests {
             assert_eq!(defaults.reads_within(Duration::from_secs(3600)), 60);
             assert_eq!(defaults.reads_within(Duration::from_secs(7200)), 120);
         }
+    }
+
+    /// A service whose reads fail for a passing reason until `healthy_at` (in paused time), then
+    /// answer that the operation succeeded.
+    struct Outage {
+        healthy_at: tokio::time::Instant,
+    }
+
+    impl Service for Outage {
+        async fn begin(
+            &self,
+            _: crate::service::Command,
+        ) -> Result<crate::service::Begun, ServiceError> {
+            unreachable!("the follower only reads")
+        }
+        async fn cancel(&self, _: Option<&Url>) -> Result<crate::service::Begun, ServiceError> {
+            unreachable!("the follower only reads")
+        }
+        async fn then(
+            &self,
+            _: crate::service::Command,
+            _: &Snapshot,
+        ) -> Result<Option<crate::service::Begun>, ServiceError> {
+            Ok(None)
+        }
+        async fn read(&self, _: &Target) -> Result<Snapshot, ServiceError> {
+            if tokio::time::Instant::now() < self.healthy_at {
+                return Err(ServiceError {
+                    transient: true,
+                    ..ServiceError::unusable("status request", "503 Service Unavailable", "later")
+                });
+            }
+            Ok(view(Phase::Succeeded, vec![]))
+        }
+        fn product_id(&self) -> Option<String> {
+            None
+        }
+    }
+
+    async fn follow_through(outage: Duration) -> Result<(Outcome, Snapshot), ServiceError> {
+        let service = Outage {
+            healthy_at: tokio::time::Instant::now() + outage,
+        };
+        let reporter = Reporter::new(
+            &crate::report::CiTarget::Plain { debug: false },
+            Box::new(std::io::sink()),
+            Box::new(std::io::sink()),
+        );
+        let policy = PollPolicy {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(5),
+        };
+        let follower = Follower::new(&service, reporter, policy, Arc::default());
+        let target = Target::Operation(Url::parse("https://x/api/operations/1").unwrap());
+        follower.follow(&target, true, false).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outage_shorter_than_ten_minutes_is_ridden_out_at_any_poll_interval() {
+        let (outcome, _) = follow_through(Duration::from_secs(9 * 60)).await.unwrap();
+        assert_eq!(outcome, Outcome::Succeeded);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_longer_outage_ends_the_follow_with_its_last_error() {
+        let error = follow_through(Duration::from_secs(11 * 60))
+            .await
+            .unwrap_err();
+        assert!(error.transient && error.message.contains("503"), "{error}");
     }
 }

@@ -127,6 +127,9 @@ fn a_publish_that_timed_out_is_resumed_and_completed_by_a_second_run() {
     let sim = simulator(r#"{"operation": {"polls_per_step": 12}}"#);
     let first = run(&env_for(&sim, &[("MARKETPLACE_TIMEOUT", "150ms")]));
     assert_outcome(&first, "timed-out", 7);
+    // The publish was accepted: its status and the operation's id are known even though it runs on.
+    assert_eq!(first.output("http-status"), "202");
+    assert!(!first.output("operation-id").is_empty());
     let location = first.output("operation-location").to_string();
     assert!(location.starts_with(&sim.base_url()), "{location}");
     assert!(first
@@ -163,24 +166,63 @@ fn a_publish_while_one_runs_follows_that_one_instead() {
     );
 }
 
-/// Start a publish that would run for minutes, send `signal` once it is being followed, and collect
-/// the run. A run that ignored the signal would outlive the common watchdog and fail.
+/// Start a publish that would run for minutes, send each of `signals` once it is being followed (a
+/// second after the one before), and collect the run. A run that ignored them would outlive the
+/// common watchdog and fail.
 #[cfg(unix)]
-fn interrupted(signal: &str, extra: &[(&str, &str)]) -> (Simulator, Run) {
-    let sim = simulator(r#"{"operation": {"polls_per_step": 1000}}"#);
+fn interrupted_by(plan: &str, signals: &[&str], extra: &[(&str, &str)]) -> (Simulator, Run) {
+    let sim = simulator(plan);
     let pending = common::spawn(&env_for(&sim, extra));
     let deadline = Instant::now() + Duration::from_secs(10);
     while sim.count("operation") < 2 {
         assert!(Instant::now() < deadline, "the publish was never followed");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let kill = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pending.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    for (i, signal) in signals.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let kill = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pending.child.id().to_string()])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        // A run may already have ended by the last signal, a SIGKILL that then finds no process.
+        assert!(kill.success() || i + 1 == signals.len(), "kill -{signal}");
+    }
     let run = pending.finish();
     (sim, run)
+}
+
+#[cfg(unix)]
+fn interrupted(signal: &str, extra: &[(&str, &str)]) -> (Simulator, Run) {
+    interrupted_by(
+        r#"{"operation": {"polls_per_step": 1000}}"#,
+        &[signal],
+        extra,
+    )
+}
+
+/// CI runners cancel with SIGINT, then SIGTERM, then SIGKILL: a cancellation that hangs must not
+/// hold the run past the second signal, so the outputs are written before the kill.
+#[cfg(unix)]
+#[test]
+fn a_second_signal_ends_a_hanging_cancellation_with_the_outputs_written() {
+    let (sim, run) = interrupted_by(
+        r#"{"operation": {"polls_per_step": 1000},
+            "routes": {"cancel": [{"delay_ms": 60000, "times": "always"}]}}"#,
+        &["INT", "TERM", "KILL"],
+        &[("MARKETPLACE_CANCEL_ON_INTERRUPT", "true")],
+    );
+    assert_outcome(&run, "interrupted", 130);
+    assert!(run
+        .output("operation-location")
+        .starts_with(&sim.base_url()));
+    assert!(
+        run.output("error-message").contains("cancel"),
+        "{}",
+        run.output("error-message")
+    );
 }
 
 #[cfg(unix)]
@@ -189,6 +231,8 @@ fn sigterm_stops_the_wait_at_once_and_still_writes_the_outputs() {
     let (sim, run) = interrupted("TERM", &[]);
     assert_outcome(&run, "interrupted", 143);
     assert_eq!(run.output("exit-code"), "143");
+    assert_eq!(run.output("http-status"), "202");
+    assert!(!run.output("operation-id").is_empty());
     assert!(run
         .output("operation-location")
         .starts_with(&sim.base_url()));
@@ -215,4 +259,22 @@ fn an_interrupt_cancels_the_operation_when_asked_to() {
     assert_outcome(&run, "interrupted", 143);
     assert_eq!(sim.count("cancel"), 1);
     assert!(run.output("error-message").contains("asked to cancel"));
+}
+
+#[test]
+fn a_status_read_answered_202_is_still_running() {
+    let sim =
+        simulator(r#"{"routes": {"operation": [{"status": 202, "body": {"status": "running"}}]}}"#);
+    let publish = run(&env_for(&sim, &[]));
+    assert_outcome(&publish, "succeeded", 0);
+}
+
+#[test]
+fn a_deadline_before_anything_was_accepted_is_an_error_not_a_timeout() {
+    let sim = simulator(
+        r#"{"routes": {"publish": [{"status": 503, "times": "always", "headers": {"Retry-After": "1"}}]}}"#,
+    );
+    let publish = run(&env_for(&sim, &[("MARKETPLACE_TIMEOUT", "1500ms")]));
+    assert_outcome(&publish, "error", 8);
+    assert_eq!(publish.output("operation-location"), "");
 }
