@@ -1,6 +1,8 @@
 //! Settings from the environment: every `MARKETPLACE_*` input of the contract, validated before anything
 //! is sent. A bad value becomes a [`ConfigError`] naming the variable and what it accepts (exit 2).
 
+pub mod changes;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
