@@ -6,21 +6,42 @@
 //! values of secret-named variables, the `sig=` of every SAS URL) are returned for masking, and no error
 //! text carries one: messages name variables and JSON paths, never values, and are redacted all the same.
 
+mod file;
 mod substitute;
 #[cfg(test)]
 mod tests;
+
+use std::fmt;
 
 use serde_json::Value;
 
 use crate::secret::Secret;
 
+pub use file::{check_document, read_file, ConfigureFile, MAX_FILE_BYTES, SCHEMA_BASE};
 pub use substitute::{substitute, Problem, Substituted};
 
 /// Where the run reads the environment: a variable's value, or `None` when it is not set.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// The input that names the file of resources.
+pub const CONFIGURE_FILE: &str = "MARKETPLACE_CONFIGURE_FILE";
+
 /// Parts of a variable's name that make its value a secret (compared without regard to case).
 const SECRET_NAME_PARTS: &[&str] = &["SAS", "SECRET", "TOKEN", "KEY", "PASSWORD", "CONNECTION"];
+
+/// A problem with the changes, for config to turn into its own error (exit 2). Never carries a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeError {
+    /// The input at fault, e.g. `MARKETPLACE_CONFIGURE_FILE`.
+    pub variable: String,
+    pub message: String,
+}
+
+impl fmt::Display for ChangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.message)
+    }
+}
 
 /// A variable through the lookup, trimmed; blank counts as unset (contract section 1).
 fn get(lookup: Lookup, name: &str) -> Option<String> {
@@ -178,4 +199,16 @@ fn is_plain_key(key: &str) -> bool {
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '-'))
+}
+
+/// A JSON value's kind, for "found a number" in messages (never the value itself).
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
