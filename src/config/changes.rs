@@ -10,6 +10,7 @@ mod file;
 mod substitute;
 #[cfg(test)]
 mod tests;
+mod vm;
 
 use std::fmt;
 
@@ -19,6 +20,10 @@ use crate::secret::Secret;
 
 pub use file::{check_document, read_file, ConfigureFile, MAX_FILE_BYTES, SCHEMA_BASE};
 pub use substitute::{substitute, Problem, Substituted};
+pub use vm::{
+    uri_without_query, version_parts, DiskUri, ImageType, ImageVersion, DATA_DISK_URLS, IMAGE_TYPE,
+    IMAGE_VERSION, OS_DISK_URL, PLAN_ID,
+};
 
 /// Where the run reads the environment: a variable's value, or `None` when it is not set.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -40,6 +45,64 @@ pub struct ChangeError {
 impl fmt::Display for ChangeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.variable, self.message)
+    }
+}
+
+/// What the run is asked to change before it publishes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changes {
+    /// The file's resources, in its order, references filled in; empty without a file.
+    pub resources: Vec<Value>,
+    /// A new VM image version to add to a plan.
+    pub image: Option<ImageVersion>,
+    /// Everything to mask before first use, without repeats.
+    pub secrets: Vec<Secret>,
+}
+
+impl Changes {
+    /// The changes the environment asks for: `None` when neither a file nor VM inputs are given.
+    pub fn from_lookup(lookup: Lookup) -> Result<Option<Changes>, Vec<ChangeError>> {
+        let mut errors = Vec::new();
+        let mut secrets = Vec::new();
+        let mut resources = Vec::new();
+        if let Some(path) = get(lookup, CONFIGURE_FILE) {
+            match read_file(&path, lookup) {
+                Ok(file) => {
+                    resources = file.resources;
+                    secrets.extend(file.secrets);
+                }
+                Err(e) => errors.extend(e),
+            }
+        }
+        let image = match ImageVersion::from_lookup(lookup) {
+            Ok(image) => image,
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        };
+        if let Some(image) = &image {
+            secrets.extend(image.secrets());
+        }
+        let secrets = unique(secrets);
+        if !errors.is_empty() {
+            // The file's own errors are redacted already; this pass covers a disk URL's signature too.
+            return Err(errors
+                .into_iter()
+                .map(|e| ChangeError {
+                    message: redact(&e.message, &secrets),
+                    ..e
+                })
+                .collect());
+        }
+        if resources.is_empty() && image.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Changes {
+            resources,
+            image,
+            secrets,
+        }))
     }
 }
 

@@ -1,4 +1,4 @@
-//! Tests of the file's checks, signatures and redaction.
+//! Tests of the file's checks, the whole set of changes, signatures and redaction.
 
 use std::path::PathBuf;
 
@@ -315,6 +315,59 @@ fn the_file_holds_at_most_one_mebibyte() {
         "{}",
         errors[0]
     );
+}
+
+#[test]
+fn changes_from_the_environment() {
+    let file = TempFile::new(
+        "env",
+        json!([{"$schema": LISTING, "k": "${MY_TOKEN}"}])
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(Changes::from_lookup(&lookup(&[])).unwrap(), None);
+    assert_eq!(
+        Changes::from_lookup(&lookup(&[(CONFIGURE_FILE, " ")])).unwrap(),
+        None
+    );
+    let vars = [
+        (CONFIGURE_FILE, file.path()),
+        ("MY_TOKEN", "tok-123"),
+        ("MARKETPLACE_PLAN_ID", "gen2"),
+        ("MARKETPLACE_IMAGE_VERSION", "1.0.0"),
+        ("MARKETPLACE_OS_DISK_URL", SAS),
+    ];
+    let changes = Changes::from_lookup(&lookup(&vars)).unwrap().unwrap();
+    assert_eq!(
+        changes.resources,
+        [json!({"$schema": LISTING, "k": "tok-123"})]
+    );
+    assert_eq!(changes.image.unwrap().plan_id, "gen2");
+    let secrets: Vec<&str> = changes.secrets.iter().map(Secret::expose).collect();
+    assert_eq!(secrets, ["tok-123", "FileSig%2F123", "FileSig/123"]);
+    let only_image = Changes::from_lookup(&lookup(&vars[2..])).unwrap().unwrap();
+    assert!(only_image.resources.is_empty() && only_image.image.is_some());
+}
+
+#[test]
+fn file_and_image_errors_come_together() {
+    let file = TempFile::new("both", b"[]");
+    let vars = [
+        (CONFIGURE_FILE, file.path()),
+        ("MARKETPLACE_OS_DISK_URL", "ftp://h/os.vhd?sig=FtpSig"),
+    ];
+    let errors = Changes::from_lookup(&lookup(&vars)).unwrap_err();
+    let variables: Vec<&str> = errors.iter().map(|e| e.variable.as_str()).collect();
+    assert_eq!(
+        variables,
+        [
+            CONFIGURE_FILE,
+            "MARKETPLACE_PLAN_ID",
+            "MARKETPLACE_IMAGE_VERSION",
+            "MARKETPLACE_OS_DISK_URL"
+        ]
+    );
+    assert!(errors.iter().all(|e| !e.to_string().contains("FtpSig")));
 }
 
 #[test]
