@@ -4,6 +4,7 @@
 //! Product Ingestion API) implements the same trait; config, the follower and the reporters stay as they are.
 
 pub mod cpp;
+pub mod ingestion;
 mod status;
 
 use std::fmt;
