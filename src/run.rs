@@ -62,6 +62,20 @@ pub async fn run(env: &Env, stdout: Box<dyn Write + Send>, stderr: Box<dyn Write
             return finish(&reporter, config_failure(errors.collect()), None, started);
         }
     };
+    if let Some(changes) = &settings.changes {
+        for secret in &changes.secrets {
+            reporter.mask(secret.expose());
+        }
+        if let Some(location) = &settings.operation {
+            reporter.warning(
+                "changes not applied",
+                &format!(
+                    "MARKETPLACE_OPERATION is given, so {location} is followed and the draft changes given \
+                     alongside are not applied; leave it out to apply them"
+                ),
+            );
+        }
+    }
     let mut result = execute(&settings, &reporter).await;
     result.command = Some(settings.command.as_str().to_string());
     result.publisher_id = settings.publisher_id.clone();

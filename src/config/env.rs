@@ -106,6 +106,13 @@ pub struct Inputs {
     pub result_file: Option<String>,
     pub dotenv_file: Option<String>,
     pub debug: Option<Checked<bool>>,
+    /// The draft changes (contract section 7), read by [`crate::changes`] from the same names.
+    pub configure_file: Option<String>,
+    pub plan_id: Option<String>,
+    pub image_version: Option<String>,
+    pub os_disk_url: Option<String>,
+    pub data_disk_urls: Option<String>,
+    pub image_type: Option<String>,
 }
 
 /// A value that parsed, or the text that did not with why.
@@ -226,7 +233,7 @@ mod tests {
     fn the_input_names_are_the_fields() {
         let names = input_names();
         assert!(names.contains(&"offer_id") && names.contains(&"poll_max_interval"));
-        assert_eq!(names.len(), 23);
+        assert_eq!(names.len(), 29);
     }
 
     #[test]

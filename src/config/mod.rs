@@ -11,7 +11,6 @@ mod ci;
 mod env;
 mod values;
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,8 +22,11 @@ use env::Checked;
 pub use env::Env;
 use values::{check_origin, check_service_url, check_span, emails};
 
+use crate::changes::Changes;
+use crate::input::validate_id;
+pub use crate::input::ConfigError;
 use crate::service::api::Api;
-use crate::service::{validate_id, Command};
+use crate::service::Command;
 use crate::text::format_duration;
 
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -64,31 +66,9 @@ pub struct Settings {
     pub api_base: Url,
     pub api_version: String,
     pub result_file: Option<PathBuf>,
+    /// Draft changes to apply first (`MARKETPLACE_CONFIGURE_FILE`, the VM image version inputs).
+    pub changes: Option<Changes>,
 }
-
-/// A missing or invalid input. Never carries a secret's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub variable: String,
-    pub message: String,
-}
-
-impl ConfigError {
-    pub fn new(variable: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            variable: variable.to_string(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.variable, self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// The problems found so far; reading goes on after one so that all are reported together.
 #[derive(Default)]
@@ -250,6 +230,28 @@ impl Settings {
                 ),
             );
         }
+        let changes = Changes::from_lookup(&|name| env.get(name))
+            .map_err(|errors| problems.0.extend(errors))
+            .ok()
+            .flatten();
+        if changes.is_some() && !rules.draft_changes {
+            problems.add(
+                "MARKETPLACE_CONFIGURE_FILE",
+                format!(
+                    "draft changes (a configure file or a new VM image version) need \
+                     MARKETPLACE_API=product-ingestion; the {} API publishes the offer as it is",
+                    rules.names[0]
+                ),
+            );
+        }
+        if command == Command::Configure && changes.is_none() && operation.is_none() {
+            problems.add(
+                "MARKETPLACE_CONFIGURE_FILE",
+                "MARKETPLACE_COMMAND=configure needs changes to apply: MARKETPLACE_CONFIGURE_FILE, or \
+                 MARKETPLACE_PLAN_ID with MARKETPLACE_IMAGE_VERSION and MARKETPLACE_OS_DISK_URL \
+                 (or MARKETPLACE_OPERATION to follow an earlier configure job)",
+            );
+        }
         let auth = auth::resolve(env, &inputs, authority, (rules.scope)(&api_base))
             .map_err(|errors| problems.0.extend(errors))
             .ok();
@@ -276,6 +278,7 @@ impl Settings {
                 api_base,
                 api_version,
                 result_file: inputs.result_file.map(PathBuf::from),
+                changes,
             }),
             _ => Err(problems.0),
         }

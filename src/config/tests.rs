@@ -233,3 +233,22 @@ fn errors_never_echo_secrets() {
     .unwrap_err();
     assert!(errors.iter().all(|e| !e.to_string().contains("s3cr3t")));
 }
+
+#[test]
+fn draft_changes_need_the_product_ingestion_api_and_configure_needs_changes() {
+    let errors = Settings::from_env(&env(&[
+        ("MARKETPLACE_PLAN_ID", "plan-1"),
+        ("MARKETPLACE_IMAGE_VERSION", "1.2.3"),
+        (
+            "MARKETPLACE_OS_DISK_URL",
+            "https://disks.example/os.vhd?sig=abc",
+        ),
+    ]))
+    .unwrap_err();
+    assert_eq!(errors[0].variable, "MARKETPLACE_CONFIGURE_FILE");
+    assert!(errors.iter().all(|e| !e.to_string().contains("sig=abc")));
+    assert_eq!(
+        refused(&[("MARKETPLACE_COMMAND", "configure")]),
+        ["MARKETPLACE_CONFIGURE_FILE"]
+    );
+}

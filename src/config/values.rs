@@ -7,7 +7,7 @@ use url::Url;
 
 use crate::http::is_loopback;
 #[cfg(test)]
-use crate::service::validate_id;
+use crate::input::validate_id;
 
 /// The longest duration accepted: 30 days, longer than any publish has been seen to take.
 pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);

@@ -2,16 +2,18 @@
 //! words it answers in ([`Begun`], [`Snapshot`], [`Phase`], [`ServiceError`]).
 //!
 //! A backend owns everything about its API: URLs, request bodies, status words, where an operation
-//! lives, and the rules its inputs follow ([`api::ApiRules`], chosen in [`api`]). The follower, the reporters and the outcome
-//! table read only the neutral answers, so a new API is one new module here plus one line of dispatch
-//! in `run`.
+//! lives, and the rules its inputs follow ([`ApiRules`], chosen in [`api`]). The follower, the
+//! reporters and the outcome table read only the neutral answers, so a new API is one new module here
+//! plus one line of dispatch in `run`.
 
 pub mod api;
 pub mod cpp;
+pub mod ingestion;
 
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
+
 use url::Url;
 
 use crate::outcome::Outcome;
@@ -59,6 +61,8 @@ pub struct ApiRules {
     pub offer_forms: &'static str,
     /// `cancel` needs `MARKETPLACE_OPERATION` (the API cancels jobs, not offers).
     pub cancel_needs_operation: bool,
+    /// The API can apply draft changes before publishing (contract section 7).
+    pub draft_changes: bool,
     /// The first wait between two status reads, and the longest, when the inputs do not say.
     pub default_poll: (Duration, Duration),
     /// Checks `MARKETPLACE_API_BASE` (already https, or http on loopback); says why it is refused.
@@ -72,23 +76,6 @@ pub struct ApiRules {
     pub resolve_operation: fn(&Url, &str) -> Result<Url, String>,
     /// How `MARKETPLACE_OPERATION` may be written, for the error message.
     pub operation_forms: &'static str,
-}
-
-/// A publisher, offer or plan id: 1 to 50 of `A-Za-z0-9-_.`, with at least one letter or digit.
-pub fn validate_id(value: &str) -> Result<(), &'static str> {
-    if value.is_empty() || value.len() > 50 {
-        return Err("must be 1 to 50 characters");
-    }
-    if !value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err("may hold only letters, digits, '-', '_' and '.'");
-    }
-    if !value.chars().any(|c| c.is_ascii_alphanumeric()) {
-        return Err("must hold at least one letter or digit");
-    }
-    Ok(())
 }
 
 /// What is followed: one operation, or the offer itself when no operation is known.

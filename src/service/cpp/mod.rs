@@ -9,9 +9,10 @@ use serde_json::{json, Value};
 use url::Url;
 
 use super::{
-    validate_id, ApiRules, Begun, Command, Failure, Message, Phase, Service, ServiceError,
-    ServiceResult, Severity, Snapshot, Step, StepState, Target,
+    ApiRules, Begun, Command, Failure, Message, Phase, Service, ServiceError, ServiceResult,
+    Severity, Snapshot, Step, StepState, Target,
 };
+use crate::input::validate_id;
 use crate::outcome::Outcome;
 use crate::text::{excerpt, one_line};
 use crate::transport::{rejection, Answer, Transport};
@@ -25,6 +26,7 @@ pub static RULES: ApiRules = ApiRules {
     check_offer,
     offer_forms: "the offer id in Partner Center (e.g. contoso-offer)",
     cancel_needs_operation: false,
+    draft_changes: false,
     default_poll: (Duration::from_secs(15), Duration::from_secs(60)),
     check_base: origin_only,
     check_version,

@@ -1,0 +1,3 @@
+//! The Product Ingestion API (contract sections 6 and 7).
+
+pub mod image;
