@@ -8,7 +8,9 @@
 
 pub mod api;
 pub mod cpp;
+pub mod ingestion;
 
+use serde_json::Value;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use url::Url;
 
 use crate::outcome::Outcome;
 pub use crate::outcome::Severity;
+use crate::transport::Answer;
 
 /// What the run is asked to do (`MARKETPLACE_COMMAND`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +92,58 @@ pub fn validate_id(value: &str) -> Result<(), &'static str> {
         return Err("must hold at least one letter or digit");
     }
     Ok(())
+}
+
+/// Checks `MARKETPLACE_API_VERSION`: it goes into a query unencoded, so only a version's characters.
+pub fn check_version(version: &str) -> Result<(), String> {
+    if version.is_empty()
+        || version.len() > 40
+        || !version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err(
+            "use a version such as 2017-10-31 or 2022-03-01-preview2 (letters, digits, '-' and '.')"
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// The token scope for an API base: its origin + `/.default` (`https://cloudpartner.azure.com/.default`
+/// for the Cloud Partner Portal, `https://graph.microsoft.com/.default` for Product Ingestion).
+pub fn origin_scope(base: &Url) -> String {
+    format!("{}/.default", base.origin().ascii_serialization())
+}
+
+/// A status word as compared: without regard to case, `-`, `_` or spaces (contract section 3).
+pub fn key(word: &str) -> String {
+    word.chars()
+        .filter(|c| !matches!(c, '-' | '_') && !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// A JSON value as display text: strings as they are, numbers written out; nothing for anything else
+/// or a blank string.
+pub fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A 2xx answer whose body cannot be read (exit 8); `why` says what is wrong with it.
+pub fn unreadable(what: &str, answer: &Answer, why: String) -> ServiceError {
+    ServiceError {
+        http_status: Some(answer.status),
+        ..ServiceError::unusable(
+            what,
+            why,
+            "the service sent an answer that cannot be read; run again later",
+        )
+    }
 }
 
 /// What is followed: one operation, or the offer itself when no operation is known.
