@@ -495,7 +495,6 @@ fn a_short_poll_interval_on_a_remote_base_is_warned_about() {
     assert!(run
         .everything()
         .contains("at most one status read a minute"));
-    assert!(run
-        .output("error-message")
-        .contains("MARKETPLACE_CONFIGURE_FILE"));
+    let message = run.result["error_message"].as_str().unwrap_or_default();
+    assert!(message.contains("MARKETPLACE_CONFIGURE_FILE"), "{message}");
 }
