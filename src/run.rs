@@ -15,6 +15,7 @@ use crate::http;
 use crate::outcome::{Outcome, RunResult};
 use crate::report::{CiTarget, Reporter};
 use crate::service::cpp::CloudPartnerPortal;
+use crate::service::ingestion::ProductIngestion;
 use crate::service::{Begun, Command, Service, ServiceError, Snapshot, Target};
 use crate::signals;
 use crate::text::format_duration;
@@ -174,6 +175,22 @@ async fn execute(settings: &Settings, reporter: &Reporter) -> RunResult {
     match &settings.backend {
         Backend::CloudPartnerPortal { publisher_id } => {
             let service = CloudPartnerPortal::new(transport, publisher_id, offer, version, emails);
+            drive(settings, &service, reporter).await
+        }
+        Backend::ProductIngestion => {
+            if settings.poll_interval < Duration::from_secs(60)
+                && !http::is_loopback(&settings.api_base)
+            {
+                reporter.warning(
+                    "poll interval",
+                    &format!(
+                        "MARKETPLACE_POLL_INTERVAL is {}: the Product Ingestion API asks for at most one status \
+                         read a minute; 60s or more is kinder and jobs run for hours",
+                        format_duration(settings.poll_interval)
+                    ),
+                );
+            }
+            let service = ProductIngestion::new(transport, offer, version, settings.command);
             drive(settings, &service, reporter).await
         }
     }

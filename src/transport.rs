@@ -345,6 +345,18 @@ pub fn service_error(answer: &Answer) -> (Option<String>, String) {
     (None, message)
 }
 
+/// A 2xx answer whose body cannot be read (exit 8); `why` says what is wrong with it.
+pub fn unreadable(what: &str, answer: &Answer, why: String) -> ServiceError {
+    ServiceError {
+        http_status: Some(answer.status),
+        ..ServiceError::unusable(
+            what,
+            why,
+            "the service sent an answer that cannot be read; run again later",
+        )
+    }
+}
+
 /// A final answer that is not a success: the outcome its status means, the service's code and message,
 /// and `hint_for` the status, which each API words for itself.
 pub fn rejection(what: &str, answer: &Answer, hint_for: fn(u16) -> &'static str) -> ServiceError {

@@ -35,13 +35,18 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Which API, with the inputs only that API has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
-    CloudPartnerPortal { publisher_id: String },
+    CloudPartnerPortal {
+        publisher_id: String,
+    },
+    /// The publisher id is optional here and addresses nothing: the token's account is the publisher.
+    ProductIngestion,
 }
 
 impl Backend {
     pub fn api(&self) -> Api {
         match self {
             Backend::CloudPartnerPortal { .. } => Api::CloudPartnerPortal,
+            Backend::ProductIngestion => Api::ProductIngestion,
         }
     }
 }
@@ -260,6 +265,7 @@ impl Settings {
                 publisher_id: publisher_id.clone(),
             }),
             (Api::CloudPartnerPortal, None) => None,
+            (Api::ProductIngestion, _) => Some(Backend::ProductIngestion),
         };
         match (auth, backend) {
             (Some(auth), Some(backend)) if problems.0.is_empty() => Ok(Settings {

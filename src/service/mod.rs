@@ -14,6 +14,7 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
+use serde_json::Value;
 use url::Url;
 
 use crate::outcome::Outcome;
@@ -77,6 +78,46 @@ pub struct ApiRules {
     /// How `MARKETPLACE_OPERATION` may be written, for the error message.
     pub operation_forms: &'static str,
 }
+/// Checks `MARKETPLACE_API_VERSION`: it goes into a query unencoded, so only a version's characters.
+pub fn check_version(version: &str) -> Result<(), String> {
+    if version.is_empty()
+        || version.len() > 40
+        || !version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err(
+            "use a version such as 2017-10-31 or 2022-03-01-preview2 (letters, digits, '-' and '.')"
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// The token scope for an API base: its origin + `/.default` (`https://cloudpartner.azure.com/.default`
+/// for the Cloud Partner Portal, `https://graph.microsoft.com/.default` for Product Ingestion).
+pub fn origin_scope(base: &Url) -> String {
+    format!("{}/.default", base.origin().ascii_serialization())
+}
+
+/// A status word as compared: without regard to case, `-`, `_` or spaces (contract section 3).
+pub fn key(word: &str) -> String {
+    word.chars()
+        .filter(|c| !matches!(c, '-' | '_') && !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// A JSON value as display text: strings as they are, numbers written out; nothing for anything else
+/// or a blank string.
+pub fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 
 /// What is followed: one operation, or the offer itself when no operation is known.
 #[derive(Debug, Clone, PartialEq, Eq)]

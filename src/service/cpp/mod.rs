@@ -9,13 +9,13 @@ use serde_json::{json, Value};
 use url::Url;
 
 use super::{
-    ApiRules, Begun, Command, Failure, Message, Phase, Service, ServiceError, ServiceResult,
-    Severity, Snapshot, Step, StepState, Target,
+    check_version, key, origin_scope, text, ApiRules, Begun, Command, Failure, Message, Phase,
+    Service, ServiceError, ServiceResult, Severity, Snapshot, Step, StepState, Target,
 };
 use crate::input::validate_id;
 use crate::outcome::Outcome;
 use crate::text::{excerpt, one_line};
-use crate::transport::{rejection, Answer, Transport};
+use crate::transport::{rejection, unreadable, Answer, Transport};
 
 /// The Cloud Partner Portal's input rules (contract sections 1 and 2).
 pub static RULES: ApiRules = ApiRules {
@@ -48,23 +48,6 @@ fn origin_only(base: &Url) -> Result<(), String> {
 
 fn check_offer(offer: &str) -> Result<(), String> {
     validate_id(offer).map_err(|why| format!("{why} (e.g. contoso-offer)"))
-}
-
-fn check_version(version: &str) -> Result<(), String> {
-    if version.len() > 40
-        || !version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-    {
-        return Err("use a version such as 2017-10-31 (letters, digits, '-' and '.')".to_string());
-    }
-    Ok(())
-}
-
-/// The token scope for an API base: its origin + `/.default` (the real service's is
-/// `https://cloudpartner.azure.com/.default`).
-pub fn origin_scope(base: &Url) -> String {
-    format!("{}/.default", base.origin().ascii_serialization())
 }
 
 /// Resolve an operation location against the API base: an absolute URL must be on the API origin; a
@@ -385,17 +368,6 @@ fn operation_id(location: &Url) -> Option<String> {
         .map(str::to_string)
 }
 
-fn unreadable(what: &str, answer: &Answer, why: String) -> ServiceError {
-    ServiceError {
-        http_status: Some(answer.status),
-        ..ServiceError::unusable(
-            what,
-            why,
-            "the service sent an answer that cannot be read; run again later",
-        )
-    }
-}
-
 /// What to do next after the service refused a request with `status`.
 fn hint_for(status: u16) -> &'static str {
     match status {
@@ -409,14 +381,6 @@ fn hint_for(status: u16) -> &'static str {
         300..=399 => "the service answered with a redirect, which is not followed so that the token stays on the API origin",
         _ => "check the service's message; if it persists, report it to Microsoft support",
     }
-}
-
-/// The CPP's status words, compared without regard to case, `-`, `_` or spaces.
-fn key(word: &str) -> String {
-    word.chars()
-        .filter(|c| !matches!(c, '-' | '_') && !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase()
 }
 
 /// An operation's phase from its status word, and whether the word is known.
@@ -562,16 +526,6 @@ fn parse_messages(messages: &Value) -> Vec<Message> {
             (!text.is_empty()).then_some(Message { level, text })
         })
         .collect()
-}
-
-/// A JSON value as display text: strings as they are, numbers written out; nothing for anything else
-/// or a blank string.
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 /// `messageHtml` as plain text: tags dropped, the common entities decoded, white space folded.
