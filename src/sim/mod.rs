@@ -13,6 +13,8 @@
 pub mod http;
 mod identity;
 mod ingestion;
+#[cfg(test)]
+mod ingestion_tests;
 mod operation;
 /// The fault plan and the named scenarios.
 pub mod plan;
