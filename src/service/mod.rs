@@ -118,7 +118,6 @@ pub fn text(value: &Value) -> Option<String> {
     }
 }
 
-
 /// What is followed: one operation, or the offer itself when no operation is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {

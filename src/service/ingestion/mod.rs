@@ -14,9 +14,8 @@ use tokio::sync::OnceCell;
 use url::Url;
 
 use super::{
-    check_version, key, origin_scope, text, ApiRules, Begun, Command,
-    Failure, Message, Phase, Service, ServiceError, ServiceResult, Severity, Snapshot, Step,
-    StepState, Target,
+    check_version, key, origin_scope, text, ApiRules, Begun, Command, Failure, Message, Phase,
+    Service, ServiceError, ServiceResult, Severity, Snapshot, Step, StepState, Target,
 };
 use crate::input::validate_id;
 use crate::outcome::Outcome;
