@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs scripts/install.sh the way the composite action does, against fake release archives served
 # from 127.0.0.1, and a stub cargo for the build-from-source path. Needs bash, python3, curl, tar
-# and unzip; takes a few seconds. Ends with "N passed, M failed".
+# and unzip; takes a few seconds. Also runs under a TMPDIR with a backslash in it (as Git Bash's
+# RUNNER_TEMP, D:\a\_temp, has). Ends with "N passed, M failed".
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -93,12 +94,13 @@ EOF
   chmod +x "$WORK/bin/cargo"
 }
 
-# Runs install.sh in a clean environment like a runner step; RUNNER_TEMP is fresh unless given.
-# Usage: run_install OS ARCH REF [VAR=value...]
+# Runs install.sh in a clean environment like a runner step; RUNNER_TEMP is fresh, named
+# $TEMP_NAME.XXXXXX. Usage: run_install OS ARCH REF [VAR=value...]
+TEMP_NAME=runner
 run_install() {
   local os=$1 arch=$2 ref=$3
   shift 3
-  RUN_TEMP=$(mktemp -d "$WORK/runner.XXXXXX")
+  RUN_TEMP=$(mktemp -d "$WORK/$TEMP_NAME.XXXXXX")
   : >"$RUN_TEMP/github_path"
   set +e
   env -i PATH="$WORK/bin:/usr/local/bin:/usr/bin:/bin" HOME="$WORK" \
@@ -117,6 +119,11 @@ installed_says() {
   dirs=$(paste -sd: "$RUN_TEMP/github_path")
   [[ -n $dirs ]] && PATH="$dirs" command -v "${1:-marketplace-publish}" >/dev/null &&
     PATH="$dirs" "${1:-marketplace-publish}"
+}
+
+# Whether install.sh put DIR on the PATH (as the runner will read it).
+path_added() {
+  grep -qxF "$1" "$RUN_TEMP/github_path"
 }
 
 expect_installed() {
@@ -163,7 +170,7 @@ run_install Linux X64 v1.2.3
 expect_installed "Linux X64 installs the x86_64 musl archive" \
   "marketplace-publish 1.2.3 x86_64-unknown-linux-musl"
 check "the binary is installed under RUNNER_TEMP/marketplace-publish/{version}/{target}" \
-  grep -qx "$RUN_TEMP/marketplace-publish/1.2.3/x86_64-unknown-linux-musl" "$RUN_TEMP/github_path"
+  path_added "$RUN_TEMP/marketplace-publish/1.2.3/x86_64-unknown-linux-musl"
 
 run_install Linux ARM64 v1.2.3
 expect_installed "Linux ARM64 installs the aarch64 musl archive" \
@@ -194,10 +201,29 @@ expect_installed "a second install reuses the tool cache" \
 check "the reused install downloads nothing" test "$before" = "$after"
 
 # A cached binary whose marker does not match the checksum file is not trusted.
-echo 0000 >"$WORK/toolcache/marketplace-publish/1.10.0/x86_64-unknown-linux-musl/.archive-sha256"
+echo 0000 >"$WORK/toolcache/marketplace-publish/1.10.0/x86_64-unknown-linux-musl/.archive-sha256" || true
 run_install Linux X64 v1.10.0 RUNNER_TOOL_CACHE="$WORK/toolcache"
 after2=$(grep -c 'v1.10.0/marketplace-publish-x86_64' "$WORK/server.log" || true)
 check "an unverified cache entry is downloaded again" test "$STATUS" -eq 0 -a "$after2" -gt "$after"
+
+# --- Windows paths ---------------------------------------------------------------------------
+# Git Bash's RUNNER_TEMP is D:\a\_temp. GNU sha256sum escapes a file name with a backslash and
+# starts its line with `\`, and GNU tar reads `\a` in a name as BEL: install.sh must do neither.
+TEMP_NAME='D\a\_temp'
+run_install Windows X64 v1.2.3
+expect_installed "a RUNNER_TEMP with a backslash (D:\\a\\_temp) installs the msvc zip" \
+  "marketplace-publish 1.2.3 x86_64-pc-windows-msvc" marketplace-publish.exe
+run_install Linux X64 v1.2.3
+expect_installed "a RUNNER_TEMP with a backslash installs the musl archive" \
+  "marketplace-publish 1.2.3 x86_64-unknown-linux-musl"
+TEMP_NAME=runner
+
+mkdir -p "$WORK/hosted\toolcache"
+run_install Windows X64 v1.2.3 RUNNER_TOOL_CACHE="$WORK/hosted\toolcache"
+run_install Windows X64 v1.2.3 RUNNER_TOOL_CACHE="$WORK/hosted\toolcache"
+expect_installed "a tool cache with a backslash (C:\\hostedtoolcache\\windows) is reused" \
+  "marketplace-publish 1.2.3 x86_64-pc-windows-msvc" marketplace-publish.exe
+check "the reuse is reported" grep -q "^reusing marketplace-publish v1.2.3" "$WORK/out"
 
 # --- refusals -------------------------------------------------------------------------------
 cp "$ACTION/checksums/v1.2.3.sha256" "$WORK/good.sha256"
@@ -219,7 +245,7 @@ for ref in main 0123456789abcdef0123456789abcdef01234567 "" v9.9.9; do
   run_install Linux X64 "$ref"
   label="ref '${ref:-(local ./)}' builds with cargo"
   if [[ $(cat "$WORK/cargo.log") == "build --release --locked --manifest-path $ACTION/Cargo.toml" ]] &&
-    grep -qx "$ACTION/target/release" "$RUN_TEMP/github_path"; then
+    path_added "$ACTION/target/release"; then
     expect_installed "$label" "marketplace-publish built-from-source"
   else
     echo "    cargo was called with: $(cat "$WORK/cargo.log")" >>"$WORK/out"
