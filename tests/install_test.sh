@@ -63,6 +63,9 @@ write_checksums() {
 }
 
 start_server() {
+  # Made here, not by the background job's redirection, which may come after the first read below
+  # (a failed read would end the script under set -e).
+  : >"$WORK/server.out"
   python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$WORK/releases" \
     >"$WORK/server.out" 2>"$WORK/server.log" &
   SERVER_PID=$!
