@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs scripts/install.sh the way the composite action does, against fake release archives served
-# from 127.0.0.1, and a stub cargo for the build-from-source path. Needs bash, python3, curl, tar
-# and unzip; takes a few seconds. Also runs under a TMPDIR with a backslash in it (as Git Bash's
-# RUNNER_TEMP, D:\a\_temp, has). Ends with "N passed, M failed".
+# from 127.0.0.1, and a stub cargo for the build-from-source path. Needs bash, python3 (or python),
+# curl, tar and unzip; takes a few seconds. Runs on Linux, macOS and Git Bash on Windows, and under
+# a TMPDIR with a backslash in it (as Git Bash's RUNNER_TEMP, D:\a\_temp, has). Ends with
+# "N passed, M failed".
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,6 +11,18 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/install-test.XXXXXX")
 SERVER_PID=
 passed=0
 failed=0
+
+# Windows runners may have only `python`, and a `python3` that merely points to the Store.
+PYTHON=python3
+"$PYTHON" -c '' 2>/dev/null || PYTHON=python
+
+# The runner reads GITHUB_PATH in the host's syntax: install.sh writes C:\... paths in Git Bash.
+host_path() {
+  if command -v cygpath >/dev/null 2>&1; then cygpath -w "$1"; else printf '%s\n' "$1"; fi
+}
+posix_path() {
+  if command -v cygpath >/dev/null 2>&1; then cygpath -u "$1"; else printf '%s\n' "$1"; fi
+}
 
 cleanup() {
   [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null
@@ -47,7 +60,7 @@ make_archive() {
   printf '#!/bin/sh\necho "marketplace-publish %s %s"\n' "${tag#v}" "$target" >"$dir/$exe"
   chmod +x "$dir/$exe"
   if [[ $target == *windows* ]]; then
-    (cd "$dir" && zip -q "$WORK/releases/$tag/marketplace-publish-$target.zip" "$exe")
+    (cd "$dir" && "$PYTHON" -m zipfile -c "$WORK/releases/$tag/marketplace-publish-$target.zip" "$exe")
   else
     tar -czf "$WORK/releases/$tag/marketplace-publish-$target.tar.gz" -C "$dir" "$exe"
   fi
@@ -66,7 +79,7 @@ start_server() {
   # Made here, not by the background job's redirection, which may come after the first read below
   # (a failed read would end the script under set -e).
   : >"$WORK/server.out"
-  python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$WORK/releases" \
+  "$PYTHON" -u -m http.server 0 --bind 127.0.0.1 --directory "$WORK/releases" \
     >"$WORK/server.out" 2>"$WORK/server.log" &
   SERVER_PID=$!
   local port='' _
@@ -97,16 +110,20 @@ EOF
   chmod +x "$WORK/bin/cargo"
 }
 
-# Runs install.sh in a clean environment like a runner step; RUNNER_TEMP is fresh, named
+# Runs install.sh in a clean environment like a runner step, with the host's PATH (the stub cargo
+# first) and, on Windows, the variables its programs cannot do without. RUNNER_TEMP is fresh, named
 # $TEMP_NAME.XXXXXX. Usage: run_install OS ARCH REF [VAR=value...]
 TEMP_NAME=runner
 run_install() {
-  local os=$1 arch=$2 ref=$3
+  local os=$1 arch=$2 ref=$3 var windows=()
   shift 3
   RUN_TEMP=$(mktemp -d "$WORK/$TEMP_NAME.XXXXXX")
   : >"$RUN_TEMP/github_path"
+  for var in SYSTEMROOT WINDIR COMSPEC PATHEXT TEMP TMP; do
+    [[ -n ${!var:-} ]] && windows+=("$var=${!var}")
+  done
   set +e
-  env -i PATH="$WORK/bin:/usr/local/bin:/usr/bin:/bin" HOME="$WORK" \
+  env -i PATH="$WORK/bin:$PATH" HOME="$WORK" ${windows[@]+"${windows[@]}"} \
     RUNNER_OS="$os" RUNNER_ARCH="$arch" RUNNER_TEMP="$RUN_TEMP" \
     GITHUB_PATH="$RUN_TEMP/github_path" GITHUB_ACTION_PATH="$ACTION" \
     GITHUB_ACTION_REF="$ref" GITHUB_ACTION_REPOSITORY=example/marketplace-publish \
@@ -118,15 +135,17 @@ run_install() {
 
 # The output of the binary found through the directories install.sh appended to $GITHUB_PATH.
 installed_says() {
-  local dirs
-  dirs=$(paste -sd: "$RUN_TEMP/github_path")
+  local dirs='' dir
+  while IFS= read -r dir; do
+    dirs+=${dirs:+:}$(posix_path "$dir")
+  done <"$RUN_TEMP/github_path"
   [[ -n $dirs ]] && PATH="$dirs" command -v "${1:-marketplace-publish}" >/dev/null &&
     PATH="$dirs" "${1:-marketplace-publish}"
 }
 
 # Whether install.sh put DIR on the PATH (as the runner will read it).
 path_added() {
-  grep -qxF "$1" "$RUN_TEMP/github_path"
+  grep -qxF "$(host_path "$1")" "$RUN_TEMP/github_path"
 }
 
 expect_installed() {
@@ -212,6 +231,8 @@ check "an unverified cache entry is downloaded again" test "$STATUS" -eq 0 -a "$
 # --- Windows paths ---------------------------------------------------------------------------
 # Git Bash's RUNNER_TEMP is D:\a\_temp. GNU sha256sum escapes a file name with a backslash and
 # starts its line with `\`, and GNU tar reads `\a` in a name as BEL: install.sh must do neither.
+# (In Git Bash the backslash separates: the name is then the directory _temp.XXXXXX in D/a.)
+mkdir -p "$WORK/D\a"
 TEMP_NAME='D\a\_temp'
 run_install Windows X64 v1.2.3
 expect_installed "a RUNNER_TEMP with a backslash (D:\\a\\_temp) installs the msvc zip" \
