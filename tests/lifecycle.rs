@@ -1,6 +1,6 @@
 //! The whole life of an offer, run as a pipeline would against the simulated portal: publish to
 //! preview, go live, status, cancel, resuming a publish in a second run, the guard against a second
-//! publish, and interruption by real signals.
+//! publish, and interruption by real signals (SIGINT and SIGTERM on Unix, Ctrl-Break on Windows).
 
 mod common;
 
@@ -163,10 +163,9 @@ fn a_publish_while_one_runs_follows_that_one_instead() {
     );
 }
 
-/// Start a publish that would run for minutes, send `signal` once it is being followed, and collect
-/// the run. A run that ignored the signal would outlive the common watchdog and fail.
-#[cfg(unix)]
-fn interrupted(signal: &str, extra: &[(&str, &str)]) -> (Simulator, Run) {
+/// Start a publish that would run for minutes, call `send` with its process id once it is being
+/// followed, and collect the run. A run that ignored the signal would outlive the common watchdog and fail.
+fn interrupted(send: impl FnOnce(u32), extra: &[(&str, &str)]) -> (Simulator, Run) {
     let sim = simulator(r#"{"operation": {"polls_per_step": 1000}}"#);
     let pending = common::spawn(&env_for(&sim, extra));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -174,19 +173,46 @@ fn interrupted(signal: &str, extra: &[(&str, &str)]) -> (Simulator, Run) {
         assert!(Instant::now() < deadline, "the publish was never followed");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let kill = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pending.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    send(pending.child.id());
     let run = pending.finish();
     (sim, run)
+}
+
+/// Sends `signal` (`TERM`, `INT`) with kill(1).
+#[cfg(unix)]
+fn kill(signal: &str) -> impl FnOnce(u32) + '_ {
+    move |pid| {
+        let kill = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+    }
+}
+
+/// Sends Ctrl-Break to the process group `pid` leads: `common::spawn` starts every run in a group of
+/// its own on Windows, so only that run gets it. (Ctrl-C cannot be sent to one group alone.)
+#[cfg(windows)]
+fn ctrl_break(pid: u32) {
+    const CTRL_BREAK_EVENT: u32 = 1;
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn GenerateConsoleCtrlEvent(event: u32, process_group_id: u32) -> i32;
+    }
+    // SAFETY: a plain Win32 call with two integers; it reads no memory of ours.
+    let sent = unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid) };
+    assert_ne!(
+        sent,
+        0,
+        "GenerateConsoleCtrlEvent: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 #[cfg(unix)]
 #[test]
 fn sigterm_stops_the_wait_at_once_and_still_writes_the_outputs() {
-    let (sim, run) = interrupted("TERM", &[]);
+    let (sim, run) = interrupted(kill("TERM"), &[]);
     assert_outcome(&run, "interrupted", 143);
     assert_eq!(run.output("exit-code"), "143");
     assert!(run
@@ -204,15 +230,36 @@ fn sigterm_stops_the_wait_at_once_and_still_writes_the_outputs() {
 #[cfg(unix)]
 #[test]
 fn sigint_is_exit_130() {
-    let (_, run) = interrupted("INT", &[]);
+    let (_, run) = interrupted(kill("INT"), &[]);
     assert_outcome(&run, "interrupted", 130);
 }
 
 #[cfg(unix)]
 #[test]
 fn an_interrupt_cancels_the_operation_when_asked_to() {
-    let (sim, run) = interrupted("TERM", &[("MARKETPLACE_CANCEL_ON_INTERRUPT", "true")]);
+    let (sim, run) = interrupted(kill("TERM"), &[("MARKETPLACE_CANCEL_ON_INTERRUPT", "true")]);
     assert_outcome(&run, "interrupted", 143);
     assert_eq!(sim.count("cancel"), 1);
     assert!(run.output("error-message").contains("asked to cancel"));
+}
+
+#[cfg(windows)]
+#[test]
+fn ctrl_break_stops_the_wait_at_once_and_is_exit_149() {
+    let (sim, run) = interrupted(ctrl_break, &[]);
+    assert_outcome(&run, "interrupted", 149);
+    assert_eq!(run.output("exit-code"), "149");
+    assert!(run
+        .output("operation-location")
+        .starts_with(&sim.base_url()));
+    assert_eq!(run.result["outcome"], "interrupted");
+    assert_eq!(sim.count("cancel"), 0);
+}
+
+#[cfg(windows)]
+#[test]
+fn ctrl_break_cancels_the_operation_when_asked_to() {
+    let (sim, run) = interrupted(ctrl_break, &[("MARKETPLACE_CANCEL_ON_INTERRUPT", "true")]);
+    assert_outcome(&run, "interrupted", 149);
+    assert_eq!(sim.count("cancel"), 1);
 }
