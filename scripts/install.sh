@@ -102,9 +102,15 @@ unpack() {
       if command -v unzip >/dev/null 2>&1; then
         unzip -q -o "$archive" -d "$dest"
       else
-        # shellcheck disable=SC2016 # $args is PowerShell's, not the shell's
-        powershell -NoProfile -Command 'Expand-Archive -Force -LiteralPath $args[0] -DestinationPath $args[1]' \
-          "$archive" "$dest"
+        # Paths go through the environment: words after -Command become part of the command text,
+        # never $args. PowerShell needs them in Windows syntax.
+        if command -v cygpath >/dev/null 2>&1; then
+          archive=$(cygpath -w "$archive")
+          dest=$(cygpath -w "$dest")
+        fi
+        # shellcheck disable=SC2016 # $env:... is PowerShell's, not the shell's
+        MP_ARCHIVE=$archive MP_DEST=$dest powershell -NoProfile -NonInteractive -Command \
+          'Expand-Archive -Force -LiteralPath $env:MP_ARCHIVE -DestinationPath $env:MP_DEST'
       fi
       ;;
     # No path on tar's command line: GNU tar reads escapes in names (`-C 'D:\a\_temp'` holds a BEL).
