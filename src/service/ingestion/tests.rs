@@ -1,4 +1,9 @@
+use super::answers::*;
+use super::rules::*;
 use super::*;
+use serde_json::json;
+
+use crate::service::Severity;
 
 fn base() -> Url {
     Url::parse("https://graph.microsoft.com/rp/product-ingestion").unwrap()
