@@ -167,6 +167,18 @@ async fn execute(settings: &Settings, reporter: &Reporter) -> RunResult {
         reporter.clone(),
         RetryPolicy::new(settings.poll_interval, settings.poll_max_interval),
     );
+    let rules = settings.backend.api().rules();
+    if settings.poll_interval < rules.polite_poll && !http::is_loopback(&settings.api_base) {
+        reporter.warning(
+            "poll interval",
+            &format!(
+                "MARKETPLACE_POLL_INTERVAL is {}: the {} API asks for at most one status read every {}",
+                format_duration(settings.poll_interval),
+                rules.names[0],
+                format_duration(rules.polite_poll)
+            ),
+        );
+    }
     let (offer, version, emails) = (
         settings.offer_id.as_str(),
         settings.api_version.as_str(),
@@ -178,19 +190,9 @@ async fn execute(settings: &Settings, reporter: &Reporter) -> RunResult {
             drive(settings, &service, reporter).await
         }
         Backend::ProductIngestion => {
-            if settings.poll_interval < Duration::from_secs(60)
-                && !http::is_loopback(&settings.api_base)
-            {
-                reporter.warning(
-                    "poll interval",
-                    &format!(
-                        "MARKETPLACE_POLL_INTERVAL is {}: the Product Ingestion API asks for at most one status \
-                         read a minute; 60s or more is kinder and jobs run for hours",
-                        format_duration(settings.poll_interval)
-                    ),
-                );
-            }
-            let service = ProductIngestion::new(transport, offer, version, settings.command);
+            let changes = settings.changes.clone();
+            let service =
+                ProductIngestion::new(transport, offer, version, settings.command, changes);
             drive(settings, &service, reporter).await
         }
     }
@@ -275,7 +277,14 @@ async fn command<S: Service>(
             return Ok(outcome);
         }
         match service.then(command, &ended).await? {
-            Some(next) => begun = next,
+            Some(next) => {
+                let ended_id = ended.id.as_deref().unwrap_or("before it");
+                notes.push(format!(
+                    "the operation {ended_id} succeeded, and {} went on with the next one",
+                    command.as_str()
+                ));
+                begun = next;
+            }
             None => return Ok(outcome),
         }
     }

@@ -130,6 +130,16 @@ impl Transport {
         &self.origin
     }
 
+    /// A progress line for the log.
+    pub fn info(&self, text: &str) {
+        self.reporter.info(text);
+    }
+
+    /// Hide a secret the service handed back, before it is used.
+    pub fn mask(&self, secret: &str) {
+        self.reporter.mask(secret);
+    }
+
     /// Say something worth a look that does not stop the command.
     pub fn warn(&self, title: &str, text: &str) {
         self.reporter.warning(title, text);

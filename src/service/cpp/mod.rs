@@ -27,6 +27,7 @@ pub static RULES: ApiRules = ApiRules {
     offer_forms: "the offer id in Partner Center (e.g. contoso-offer)",
     cancel_needs_operation: false,
     draft_changes: false,
+    polite_poll: Duration::ZERO,
     default_poll: (Duration::from_secs(15), Duration::from_secs(60)),
     check_base: origin_only,
     check_version,

@@ -4,6 +4,7 @@
 //! `{B}/configure/{jobId}/status`. B may carry a path, so every URL is B's path plus a tail.
 
 mod answers;
+mod draft;
 pub mod image;
 mod rules;
 
@@ -15,6 +16,7 @@ use tokio::sync::OnceCell;
 use url::Url;
 
 use super::{text, Begun, Command, Phase, Service, ServiceError, ServiceResult, Snapshot, Target};
+use crate::changes::Changes;
 use crate::outcome::Outcome;
 use crate::text::{body_excerpt, excerpt};
 use crate::transport::{unreadable, Transport};
@@ -36,6 +38,10 @@ pub struct ProductIngestion {
     product: OnceCell<String>,
     /// The submission the job publishes, once known (go-live knows it before it starts).
     submission: Mutex<Option<String>>,
+    /// Draft changes to apply first (contract section 7).
+    changes: Option<Changes>,
+    /// The draft job this run started, until the command has gone on past it.
+    draft_job: Mutex<Option<String>>,
 }
 
 impl ProductIngestion {
@@ -45,6 +51,7 @@ impl ProductIngestion {
         offer_id: &str,
         api_version: &str,
         command: Command,
+        changes: Option<Changes>,
     ) -> ProductIngestion {
         ProductIngestion {
             base: transport.origin().clone(),
@@ -54,6 +61,8 @@ impl ProductIngestion {
             command,
             product: OnceCell::new_with(given_product(offer_id).map(str::to_string)),
             submission: Mutex::new(None),
+            changes,
+            draft_job: Mutex::new(None),
         }
     }
 
@@ -68,10 +77,7 @@ impl ProductIngestion {
     }
 
     fn known_submission(&self) -> Option<String> {
-        self.submission
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.submission).clone()
     }
 
     async fn get_json(&self, what: &str, url: &Url) -> ServiceResult<Value> {
@@ -218,10 +224,10 @@ impl ProductIngestion {
     }
 
     /// `POST {B}/configure` with one resource; any 2xx naming a job starts it.
-    async fn configure(&self, what: &str, resource: Value) -> ServiceResult<Begun> {
+    async fn configure(&self, what: &str, resources: Vec<Value>) -> ServiceResult<Begun> {
         let body = json!({
             "$schema": format!("{SCHEMA_ROOT}/configure/{}", self.api_version),
-            "resources": [resource],
+            "resources": resources,
         });
         let url = self.endpoint("configure", None);
         let answer = self
@@ -267,14 +273,57 @@ impl ProductIngestion {
         resource
     }
 
+    /// Publish to preview: the draft changes first where there are any, else the preview at once.
     async fn publish(&self) -> ServiceResult<Begun> {
         let submissions = self.submissions().await?;
+        if let Some(changes) = &self.changes {
+            if let Some(busy) = submissions.busy() {
+                return Err(refuse(
+                    Outcome::BadRequest,
+                    "publish request",
+                    format!(
+                        "the {} submission {} is in progress, so the draft changes cannot be applied and \
+                         published now; nothing was sent",
+                        busy.target, busy.id
+                    ),
+                    "wait for it to end (MARKETPLACE_COMMAND=status), then run again",
+                ));
+            }
+            if let Some(begun) = self.apply(changes, true).await? {
+                return Ok(begun);
+            }
+        }
         if let Some(begun) = self.guard(&submissions) {
             return Ok(begun);
         }
+        self.publish_preview().await
+    }
+
+    async fn publish_preview(&self) -> ServiceResult<Begun> {
         let product = self.product().await?;
         let resource = self.submission_resource(product, None, "preview");
-        self.configure("publish request", resource).await
+        self.configure("publish request", vec![resource]).await
+    }
+
+    /// Start the draft job for `changes`; `None` when every change is in place already.
+    async fn apply(&self, changes: &Changes, prerequisite: bool) -> ServiceResult<Option<Begun>> {
+        let resources = self.draft_resources(changes).await?;
+        if resources.is_empty() {
+            self.transport
+                .info("every draft change is in place already: there is nothing to apply");
+            return Ok(None);
+        }
+        let mut begun = self.configure("configure request", resources).await?;
+        if let Begun::Started {
+            id,
+            prerequisite: gate,
+            ..
+        } = &mut begun
+        {
+            *gate = prerequisite;
+            *lock(&self.draft_job) = id.clone();
+        }
+        Ok(Some(begun))
     }
 
     async fn go_live(&self) -> ServiceResult<Begun> {
@@ -295,7 +344,7 @@ impl ProductIngestion {
                 "publish to preview first (MARKETPLACE_COMMAND=publish) and wait for preview-ready",
             ));
         };
-        *self.submission.lock().unwrap_or_else(|e| e.into_inner()) = Some(preview.id.clone());
+        *lock(&self.submission) = Some(preview.id.clone());
         if submissions.of("live").is_some_and(|l| l.id == preview.id) {
             return Ok(Begun::Finished {
                 outcome: Outcome::Succeeded,
@@ -308,7 +357,7 @@ impl ProductIngestion {
         }
         let product = self.product().await?;
         let resource = self.submission_resource(product, Some(&preview.id), "live");
-        self.configure(what, resource).await
+        self.configure(what, vec![resource]).await
     }
 
     async fn status(&self) -> ServiceResult<Begun> {
@@ -334,7 +383,9 @@ impl ProductIngestion {
             )
         })?;
         snapshot.submission = self.known_submission();
-        if snapshot.phase == Phase::Succeeded && self.command != Command::Configure {
+        let draft =
+            job_of(location).is_some_and(|job| lock(&self.draft_job).as_ref() == Some(&job));
+        if snapshot.phase == Phase::Succeeded && self.command != Command::Configure && !draft {
             if let Some(offer) = self
                 .submissions()
                 .await?
@@ -350,6 +401,10 @@ impl ProductIngestion {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Service for ProductIngestion {
     async fn begin(&self, command: Command) -> ServiceResult<Begun> {
         match command {
@@ -357,14 +412,19 @@ impl Service for ProductIngestion {
             Command::GoLive => self.go_live().await,
             Command::Status => self.status().await,
             Command::Cancel => self.cancel(None).await,
-            Command::Configure => Err(refuse(
-                Outcome::ConfigError,
-                "configure",
-                "configure applies draft changes given in MARKETPLACE_CONFIGURE_FILE, which this version \
-                 does not read yet; nothing was sent"
-                    .to_string(),
-                "make the changes in Partner Center, then run with MARKETPLACE_COMMAND=publish",
-            )),
+            Command::Configure => {
+                let applied = match &self.changes {
+                    Some(changes) => self.apply(changes, false).await?,
+                    None => None,
+                };
+                Ok(applied.unwrap_or_else(|| Begun::Finished {
+                    outcome: Outcome::Succeeded,
+                    http_status: None,
+                    note: Some(
+                        "every draft change was in place already; nothing was sent".to_string(),
+                    ),
+                }))
+            }
         }
     }
 
@@ -407,8 +467,18 @@ impl Service for ProductIngestion {
         })
     }
 
-    async fn then(&self, _command: Command, _ended: &Snapshot) -> ServiceResult<Option<Begun>> {
-        Ok(None)
+    /// After the draft job of a publish, the publish itself; after anything else, nothing.
+    async fn then(&self, command: Command, _ended: &Snapshot) -> ServiceResult<Option<Begun>> {
+        let drafted = lock(&self.draft_job).take();
+        match (command, drafted) {
+            (Command::Publish, Some(job)) => {
+                self.transport.info(&format!(
+                    "the draft job {job} succeeded: publishing to preview"
+                ));
+                self.publish_preview().await.map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn read(&self, target: &Target) -> ServiceResult<Snapshot> {

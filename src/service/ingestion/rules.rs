@@ -23,6 +23,7 @@ pub static RULES: ApiRules = ApiRules {
     cancel_needs_operation: true,
     draft_changes: true,
     // The service asks for at most one status read a minute; preview and live jobs run for days.
+    polite_poll: Duration::from_secs(60),
     default_poll: (Duration::from_secs(60), Duration::from_secs(300)),
     check_base: any_path,
     check_version,
