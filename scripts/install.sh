@@ -62,14 +62,16 @@ resolve_tag() {
 }
 
 # Whichever SHA-256 tool the runner has: sha256sum (Linux, Git Bash), shasum (macOS), openssl.
+# The file is read from standard input: given a name with a backslash (Git Bash's RUNNER_TEMP is
+# D:\a\_temp), GNU sha256sum escapes it and starts its line with `\`, which would end up in the hash.
 sha256_of() {
   local out
   if command -v sha256sum >/dev/null 2>&1; then
-    out=$(sha256sum "$1")
+    out=$(sha256sum <"$1")
   elif command -v shasum >/dev/null 2>&1; then
-    out=$(shasum -a 256 "$1")
+    out=$(shasum -a 256 <"$1")
   elif command -v openssl >/dev/null 2>&1; then
-    out=$(openssl dgst -sha256 -r "$1")
+    out=$(openssl dgst -sha256 -r <"$1")
   else
     die "no SHA-256 tool found (sha256sum, shasum or openssl)"
   fi
@@ -100,12 +102,19 @@ unpack() {
       if command -v unzip >/dev/null 2>&1; then
         unzip -q -o "$archive" -d "$dest"
       else
-        # shellcheck disable=SC2016 # $args is PowerShell's, not the shell's
-        powershell -NoProfile -Command 'Expand-Archive -Force -LiteralPath $args[0] -DestinationPath $args[1]' \
-          "$archive" "$dest"
+        # Paths go through the environment: words after -Command become part of the command text,
+        # never $args. PowerShell needs them in Windows syntax.
+        if command -v cygpath >/dev/null 2>&1; then
+          archive=$(cygpath -w "$archive")
+          dest=$(cygpath -w "$dest")
+        fi
+        # shellcheck disable=SC2016 # $env:... is PowerShell's, not the shell's
+        MP_ARCHIVE=$archive MP_DEST=$dest powershell -NoProfile -NonInteractive -Command \
+          'Expand-Archive -Force -LiteralPath $env:MP_ARCHIVE -DestinationPath $env:MP_DEST'
       fi
       ;;
-    *) tar -xzf "$archive" -C "$dest" ;;
+    # No path on tar's command line: GNU tar reads escapes in names (`-C 'D:\a\_temp'` holds a BEL).
+    *) (cd "$dest" && tar -xzf -) <"$archive" ;;
   esac
 }
 

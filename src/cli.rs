@@ -6,7 +6,10 @@
 
 use std::io::Write;
 
-use crate::config::Env;
+use std::ffi::OsString;
+
+use crate::config::{ConfigError, Env};
+use crate::outcome::Output;
 use crate::sim::SCENARIOS;
 
 const USAGE: &str = "\
@@ -21,9 +24,22 @@ USAGE:
 
 /// Every input, with its meaning; `tests` checks that none the program reads is missing.
 const INPUTS: &[(&str, &str)] = &[
-    ("PUBLISHER_ID", "publisher id, e.g. contoso (required)"),
-    ("OFFER_ID", "offer id (required)"),
-    ("COMMAND", "publish (default), go-live, status or cancel"),
+    (
+        "API",
+        "cloud-partner-portal (default; also cpp) or product-ingestion",
+    ),
+    (
+        "PUBLISHER_ID",
+        "publisher id, e.g. contoso (required for cloud-partner-portal)",
+    ),
+    (
+        "OFFER_ID",
+        "offer id (required; product-ingestion: also product/<guid> or the guid)",
+    ),
+    (
+        "COMMAND",
+        "publish (default), go-live, status, cancel or configure",
+    ),
     (
         "NOTIFICATION_EMAILS",
         "comma-separated e-mail addresses for progress mail",
@@ -39,11 +55,11 @@ const INPUTS: &[(&str, &str)] = &[
     ("TIMEOUT", "how long to wait in all (default 60m)"),
     (
         "POLL_INTERVAL",
-        "first wait between two status requests (default 15s)",
+        "first wait between two status requests (default 15s; product-ingestion 60s)",
     ),
     (
         "POLL_MAX_INTERVAL",
-        "longest wait between two status requests (default 60s)",
+        "longest wait between two status requests (default 60s; product-ingestion 5m)",
     ),
     (
         "CANCEL_ON_INTERRUPT",
@@ -65,11 +81,11 @@ const INPUTS: &[(&str, &str)] = &[
     ),
     (
         "API_BASE",
-        "API origin (default https://cloudpartner.azure.com)",
+        "the API's base URL (default https://cloudpartner.azure.com, or Graph's product-ingestion)",
     ),
     (
         "API_VERSION",
-        "the api-version query value (default 2017-10-31)",
+        "the api-version ($version for product-ingestion) query value",
     ),
     (
         "AUTHORITY_HOST",
@@ -85,6 +101,27 @@ const INPUTS: &[(&str, &str)] = &[
         "GitLab: the dotenv file for artifacts:reports:dotenv",
     ),
     ("DEBUG", "plain mode: true prints debug lines"),
+    (
+        "CONFIGURE_FILE",
+        "product-ingestion: a JSON file of resources to apply before publishing",
+    ),
+    (
+        "PLAN_ID",
+        "product-ingestion: the plan that gets a new VM image version",
+    ),
+    (
+        "IMAGE_VERSION",
+        "product-ingestion: that version, e.g. 1.2.3",
+    ),
+    ("OS_DISK_URL", "product-ingestion: the OS disk's SAS URI"),
+    (
+        "DATA_DISK_URLS",
+        "product-ingestion: comma-separated data disk SAS URIs (LUN 0, 1, ...)",
+    ),
+    (
+        "IMAGE_TYPE",
+        "product-ingestion: the image type (default x64Gen2)",
+    ),
 ];
 
 const ABOUT_INPUTS: &str = "\
@@ -133,8 +170,24 @@ OPTIONS:
     --plan FILE       a JSON fault plan instead of a scenario
 ";
 
-/// Run the binary with `args` (without the program name); returns the exit code.
-pub fn main(args: &[String]) -> i32 {
+/// Run the binary with `args` (without the program name); returns the exit code. An argument that is
+/// not UTF-8 still ends the way a CI step needs: an outcome, its outputs and a message.
+pub fn main(args: &[OsString]) -> i32 {
+    let Some(args) = args
+        .iter()
+        .map(|arg| arg.to_str().map(str::to_string))
+        .collect::<Option<Vec<String>>>()
+    else {
+        return crate::run::run_refused(
+            &Env::from_process(),
+            Box::new(std::io::stdout()),
+            Box::new(std::io::stderr()),
+            vec![ConfigError::new(
+                "command line",
+                "an argument is not valid UTF-8; give no arguments to run from MARKETPLACE_* variables",
+            )],
+        );
+    };
     let Some((first, rest)) = args.split_first() else {
         return crate::run::block_on(crate::run::run(
             &Env::from_process(),
@@ -218,7 +271,8 @@ fn full_help() -> String {
         .iter()
         .map(|(name, meaning)| format!("    {:<32} {meaning}\n", format!("MARKETPLACE_{name}")))
         .collect();
-    let outputs = crate::outcome::OUTPUTS.join(", ");
+    let outputs: Vec<&str> = Output::ALL.iter().map(|output| output.name()).collect();
+    let outputs = outputs.join(", ");
     format!(
         "marketplace-publish {}: publish an Azure Marketplace offer from CI, follow the publish to its \
          end,\nand tell the pipeline what happened: outputs, annotations, a summary and the exit code.\n\n\
@@ -297,15 +351,18 @@ mod tests {
     #[test]
     fn the_help_names_every_input_output_and_exit_code() {
         let text = full_help();
-        for name in crate::config::KNOWN_INPUTS {
+        let names = crate::config::input_names();
+        for name in names {
+            let variable = format!("MARKETPLACE_{}", name.to_ascii_uppercase());
             assert!(
-                text.contains(&format!("    MARKETPLACE_{name} ")),
-                "MARKETPLACE_{name} is not in the help"
+                text.contains(&format!("    {variable} ")),
+                "{variable} is not in the help"
             );
         }
-        assert_eq!(INPUTS.len(), crate::config::KNOWN_INPUTS.len());
-        for output in crate::outcome::OUTPUTS {
-            assert!(text.contains(output), "output {output} is not in the help");
+        assert_eq!(INPUTS.len(), names.len());
+        for output in Output::ALL {
+            let name = output.name();
+            assert!(text.contains(name), "output {name} is not in the help");
         }
         for (code, outcome) in [
             ("0 ", "preview-ready"),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::cli::{complain, say};
 use crate::config::Env;
-use crate::sim::{scenario, Simulator, SCENARIOS};
+use crate::sim::{scenario, Simulator, INGESTION_PREFIX, SCENARIOS};
 
 /// What the demo shows unless asked for another scenario: a publish that stops where a real one does,
 /// at publisher sign-off (`preview-ready`).
@@ -50,24 +50,20 @@ pub fn main(name: Option<&str>) -> i32 {
         return 1;
     }
     let path = |p: &PathBuf| p.display().to_string();
-    let env = Env::from_pairs([
+    let mut pairs = vec![
         ("GITHUB_ACTIONS", "true".to_string()),
         ("GITHUB_OUTPUT", path(&output)),
         ("GITHUB_STEP_SUMMARY", path(&summary)),
-        ("MARKETPLACE_PUBLISHER_ID", publisher),
         ("MARKETPLACE_OFFER_ID", offer),
         ("MARKETPLACE_TOKEN", token),
-        ("MARKETPLACE_API_BASE", simulator.base_url()),
-        (
-            "MARKETPLACE_NOTIFICATION_EMAILS",
-            "jdoe@contoso.com".to_string(),
-        ),
         ("MARKETPLACE_POLL_INTERVAL", "250ms".to_string()),
         ("MARKETPLACE_POLL_MAX_INTERVAL", "1s".to_string()),
         ("MARKETPLACE_TIMEOUT", "2m".to_string()),
-    ]);
+    ];
+    pairs.extend(api_env(name, &simulator.base_url(), publisher));
+    let env = Env::from_pairs(pairs);
     say(&format!(
-        "Publishing to the simulated portal at {} (scenario '{name}'), as a GitHub step:\n\n",
+        "Publishing to the simulated service at {} (scenario '{name}'), as a GitHub step:\n\n",
         simulator.base_url()
     ));
     let code = crate::run::block_on(crate::run::run(
@@ -92,4 +88,26 @@ pub fn main(name: Option<&str>) -> i32 {
     }
     let _ = std::fs::remove_dir_all(&dir);
     code
+}
+
+/// The inputs that pick the API: a `pi-*` scenario is the Product Ingestion API under the simulator's
+/// ingestion prefix, any other the Cloud Partner Portal at its origin.
+fn api_env(scenario: &str, base_url: &str, publisher: String) -> Vec<(&'static str, String)> {
+    if scenario.starts_with("pi-") {
+        return vec![
+            ("MARKETPLACE_API", "product-ingestion".to_string()),
+            (
+                "MARKETPLACE_API_BASE",
+                format!("{base_url}{INGESTION_PREFIX}"),
+            ),
+        ];
+    }
+    vec![
+        ("MARKETPLACE_PUBLISHER_ID", publisher),
+        ("MARKETPLACE_API_BASE", base_url.to_string()),
+        (
+            "MARKETPLACE_NOTIFICATION_EMAILS",
+            "jdoe@contoso.com".to_string(),
+        ),
+    ]
 }

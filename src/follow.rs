@@ -1,5 +1,6 @@
 //! Following an operation until it ends: status requests spaced by exponential backoff with jitter, a
-//! log line when a step changes, and the outcome the final status means.
+//! log line when a step changes, a service outage of up to [`TOLERATED_OUTAGE`] ridden out, and the
+//! outcome the final phase means. It reads only the service's neutral answers.
 //!
 //! The overall deadline and signals are not handled here: the caller races [`Follower::follow`] against
 //! them and reads what was seen so far from the shared [`Progress`].
@@ -14,7 +15,7 @@ use url::Url;
 
 use crate::outcome::{Outcome, StepView};
 use crate::report::Reporter;
-use crate::service::{OperationView, Portal, ServiceError, Status};
+use crate::service::{Phase, Service, ServiceError, Snapshot, StepState, Target};
 
 /// How often the operation is read: from `initial`, growing to at most `max`.
 #[derive(Debug, Clone, Copy)]
@@ -67,7 +68,7 @@ impl PollPolicy {
 /// When a step was first seen running and first seen finished, for the summary's durations.
 #[derive(Debug, Clone, Default)]
 struct StepClock {
-    status_word: String,
+    word: String,
     progress: Option<u8>,
     started: Option<Instant>,
     ended: Option<Instant>,
@@ -78,8 +79,14 @@ struct StepClock {
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
     pub location: Option<Url>,
-    pub last: Option<OperationView>,
+    /// The operation's id, as soon as the service named it.
+    pub id: Option<String>,
+    /// The status of the request that started the operation (202), or that found it.
+    pub http_status: Option<u16>,
+    pub last: Option<Snapshot>,
     pub status_requests: u32,
+    /// The latest failed status read, while reads keep failing; cleared by the next answer.
+    pub outage: Option<ServiceError>,
     clocks: BTreeMap<String, StepClock>,
     warned: Vec<String>,
 }
@@ -102,15 +109,15 @@ impl Progress {
                 StepView {
                     name: step.name.clone(),
                     description: step.description.clone(),
-                    status: step.status_word.clone(),
+                    status: step.word.clone(),
                     progress: step.progress,
                     estimate: step.estimate.clone(),
                     duration,
                     messages: step
                         .messages
                         .iter()
-                        .filter(|m| m.level == "error" || m.level == "warning")
-                        .map(|m| (m.level.clone(), m.text.clone()))
+                        .filter(|m| m.level.is_notable())
+                        .map(|m| (m.level, m.text.clone()))
                         .collect(),
                 }
             })
@@ -118,20 +125,20 @@ impl Progress {
     }
 
     /// Record an answer; returns the log lines for steps that changed since the last one.
-    fn record(&mut self, view: &OperationView) -> Vec<String> {
+    fn record(&mut self, view: &Snapshot) -> Vec<String> {
         let now = Instant::now();
         let mut changes = Vec::new();
         for step in &view.steps {
             let clock = self.clocks.entry(step.name.clone()).or_default();
-            if clock.status_word == step.status_word && clock.progress == step.progress {
+            if clock.word == step.word && clock.progress == step.progress {
                 continue;
             }
-            let first_sight = clock.status_word.is_empty();
-            let done = step.status.is_final() || step.status == Status::WaitingForReview;
+            let first_sight = clock.word.is_empty();
+            let done = step.state.is_over();
             // A duration is only shown for what this run saw start; a step already done when first
             // seen has none.
             if clock.started.is_none()
-                && step.status != Status::NotStarted
+                && step.state != StepState::NotStarted
                 && !(first_sight && done)
             {
                 clock.started = Some(now);
@@ -139,54 +146,63 @@ impl Progress {
             if clock.started.is_some() && clock.ended.is_none() && done {
                 clock.ended = Some(now);
             }
-            clock.status_word = step.status_word.clone();
+            clock.word = step.word.clone();
             clock.progress = step.progress;
-            if first_sight && step.status == Status::NotStarted {
+            if first_sight && step.state == StepState::NotStarted {
                 continue;
             }
             let mut line = format!("step {}", step.name);
-            if !step.description.is_empty() {
-                line.push_str(&format!(" ({})", step.description));
+            if let Some(description) = &step.description {
+                line.push_str(&format!(" ({description})"));
             }
-            line.push_str(&format!(": {}", step.status_word));
+            line.push_str(&format!(": {}", step.word));
             if let Some(p) = step.progress {
                 line.push_str(&format!(", {p}%"));
             }
-            if !step.estimate.is_empty() && !step.status.is_final() {
-                line.push_str(&format!(", the service expects {}", step.estimate));
+            if let Some(estimate) = step
+                .estimate
+                .as_ref()
+                .filter(|_| !matches!(step.state, StepState::Done | StepState::Failed))
+            {
+                line.push_str(&format!(", the service expects {estimate}"));
             }
             changes.push(line);
+        }
+        if view.id.is_some() {
+            self.id = view.id.clone();
         }
         self.last = Some(view.clone());
         changes
     }
 
     /// Warnings not shown yet: blocked steps and messages of level error or warning.
-    fn new_warnings(&mut self, view: &OperationView) -> Vec<(String, String)> {
+    fn new_warnings(&mut self, view: &Snapshot) -> Vec<(String, String)> {
         let mut found = Vec::new();
-        if view.status == Status::Unknown {
+        if !view.word_known {
             found.push((
                 "unknown status".to_string(),
                 format!(
                     "the service reported the status '{}', which this version does not know; \
                      following on until it ends or the timeout runs out",
-                    view.status_word
+                    view.word
                 ),
             ));
         }
+        for m in view.messages.iter().filter(|m| m.level.is_notable()) {
+            found.push((format!("operation: {}", m.level.as_str()), m.text.clone()));
+        }
         for step in &view.steps {
-            if step.status == Status::Blocked {
+            if step.state == StepState::Blocked {
                 found.push((
                     format!("step {} is blocked", step.name),
-                    step.description.clone(),
+                    step.description.clone().unwrap_or_default(),
                 ));
             }
-            for m in step
-                .messages
-                .iter()
-                .filter(|m| m.level == "error" || m.level == "warning")
-            {
-                found.push((format!("step {}: {}", step.name, m.level), m.text.clone()));
+            for m in step.messages.iter().filter(|m| m.level.is_notable()) {
+                found.push((
+                    format!("step {}: {}", step.name, m.level.as_str()),
+                    m.text.clone(),
+                ));
             }
         }
         found.retain(|(title, text)| {
@@ -201,41 +217,27 @@ impl Progress {
     }
 }
 
-/// What is followed: one operation, or the offer's status when no operation is known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    Operation(Url),
-    Offer,
-}
+/// How long status reads may keep failing for a passing reason (each after its own retries) before the
+/// follower gives up: a blip of the service must not end a follow of days, whatever the poll interval.
+pub const TOLERATED_OUTAGE: Duration = Duration::from_secs(600);
 
-/// How a followed operation ended.
-#[derive(Debug, Clone)]
-pub struct Ending {
-    pub outcome: Outcome,
-    pub view: OperationView,
-}
-
-/// Follows one operation of a portal.
-pub struct Follower<'a, P: Portal> {
-    portal: &'a P,
+/// Follows one operation of a service.
+pub struct Follower<'a, S: Service> {
+    service: &'a S,
     reporter: Reporter,
     policy: PollPolicy,
     progress: Arc<Mutex<Progress>>,
 }
 
-/// Consecutive status requests that may fail for a passing reason (each after its own retries)
-/// before the follower gives up.
-const TOLERATED_FAILED_POLLS: u32 = 3;
-
-impl<'a, P: Portal> Follower<'a, P> {
+impl<'a, S: Service> Follower<'a, S> {
     pub fn new(
-        portal: &'a P,
+        service: &'a S,
         reporter: Reporter,
         policy: PollPolicy,
         progress: Arc<Mutex<Progress>>,
-    ) -> Follower<'a, P> {
+    ) -> Follower<'a, S> {
         Follower {
-            portal,
+            service,
             reporter,
             policy,
             progress,
@@ -253,22 +255,35 @@ impl<'a, P: Portal> Follower<'a, P> {
         }
     }
 
+    /// Remember an operation this run started: where it is, its id and the accepting status.
+    pub fn started(&self, location: &Url, id: Option<String>, http_status: u16) {
+        let mut progress = self.progress();
+        progress.location = Some(location.clone());
+        progress.id = id;
+        progress.http_status = Some(http_status);
+    }
+
+    /// Remember the status of the request that found what is followed, where one did.
+    pub fn found(&self, http_status: Option<u16>) {
+        if http_status.is_some() {
+            self.progress().http_status = http_status;
+        }
+    }
+
     /// Read the target once and record what it shows.
-    pub async fn read(&self, target: &Target) -> Result<OperationView, ServiceError> {
+    pub async fn read(&self, target: &Target) -> Result<Snapshot, ServiceError> {
         self.track(target);
-        let view = match target {
-            Target::Operation(location) => self.portal.operation(location).await?,
-            Target::Offer => self.portal.offer_status().await?,
-        };
+        let view = self.service.read(target).await?;
         self.observe(&view);
         Ok(view)
     }
 
     /// Record an answer, logging step changes and warnings.
-    fn observe(&self, view: &OperationView) {
+    pub fn observe(&self, view: &Snapshot) {
         let (changes, warnings) = {
             let mut progress = self.progress();
             progress.status_requests += 1;
+            progress.outage = None;
             (progress.record(view), progress.new_warnings(view))
         };
         for line in changes {
@@ -279,185 +294,140 @@ impl<'a, P: Portal> Follower<'a, P> {
         }
     }
 
-    /// Poll `target` until the operation ends, or reaches publisher sign-off when `stop_at_preview`.
-    /// `cancel_requested` says whether this run asked for a cancellation (a canceled end is then a success).
+    /// Poll `target` until the operation ends, or reaches a ready preview when `stop_at_preview`.
+    /// `cancel_requested` says whether this run asked for a cancellation (a canceled end is then a
+    /// success). Status reads that fail for a passing reason are ridden out for [`TOLERATED_OUTAGE`].
     pub async fn follow(
         &self,
         target: &Target,
         stop_at_preview: bool,
         cancel_requested: bool,
-    ) -> Result<Ending, ServiceError> {
+    ) -> Result<(Outcome, Snapshot), ServiceError> {
         let mut next_wait = self.policy.waits();
-        let mut failed_polls = 0;
+        // Tokio's clock, which tests can pause and advance.
+        let mut failing_since: Option<tokio::time::Instant> = None;
         loop {
             tokio::time::sleep(next_wait()).await;
             let view = match self.read(target).await {
                 Ok(view) => view,
-                Err(e) if e.transient && failed_polls + 1 < TOLERATED_FAILED_POLLS => {
-                    failed_polls += 1;
+                Err(e) if e.transient => {
+                    let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() >= TOLERATED_OUTAGE {
+                        return Err(e);
+                    }
                     self.reporter.warning(
                         "status request failed",
                         &format!("{e}; still following the operation"),
                     );
+                    self.progress().outage = Some(e);
                     continue;
                 }
                 Err(e) => return Err(e),
             };
-            failed_polls = 0;
+            failing_since = None;
             if let Some(outcome) = conclude(&view, stop_at_preview, cancel_requested) {
-                return Ok(Ending { outcome, view });
+                return Ok((outcome, view));
             }
         }
     }
 }
 
-/// The outcome an answer means, or `None` while the operation still runs.
-pub fn conclude(
-    view: &OperationView,
-    stop_at_preview: bool,
-    cancel_requested: bool,
-) -> Option<Outcome> {
-    match view.status {
-        Status::Succeeded => Some(Outcome::Succeeded),
-        Status::Failed => Some(Outcome::Failed),
-        Status::Canceled => Some(Outcome::Canceled {
+/// The outcome a snapshot means, or `None` while the operation still runs.
+pub fn conclude(view: &Snapshot, stop_at_preview: bool, cancel_requested: bool) -> Option<Outcome> {
+    match view.phase {
+        Phase::Succeeded => Some(Outcome::Succeeded),
+        Phase::Failed => Some(Outcome::Failed),
+        Phase::Canceled => Some(Outcome::Canceled {
             requested: cancel_requested,
         }),
-        _ if stop_at_preview && at_signoff(view) => Some(Outcome::PreviewReady),
-        _ => None,
+        Phase::PreviewReady if stop_at_preview => Some(Outcome::PreviewReady),
+        Phase::PreviewReady | Phase::Running => None,
     }
-}
-
-/// True when the operation waits for the publisher's sign-off: preview is up, go-live is next.
-fn at_signoff(view: &OperationView) -> bool {
-    view.status == Status::WaitingForReview
-        || view
-            .steps
-            .iter()
-            .any(|s| s.status == Status::WaitingForReview)
-}
-
-/// The step that failed and the service's words for why: the operation's error, else the failed
-/// step's messages of level error.
-pub fn failure_details(view: &OperationView) -> (String, String, String) {
-    let failed = view
-        .steps
-        .iter()
-        .find(|s| s.status == Status::Failed)
-        .or_else(|| view.steps.iter().find(|s| s.status == Status::Blocked));
-    let failed_step = failed.map(|s| s.name.clone()).unwrap_or_default();
-    let step_errors: Vec<String> = failed
-        .into_iter()
-        .flat_map(|s| s.messages.iter())
-        .chain(view.messages.iter())
-        .filter(|m| m.level == "error")
-        .map(|m| m.text.clone())
-        .collect();
-    let (code, mut message) = view.error.clone().unwrap_or_default();
-    if !step_errors.is_empty() {
-        if !message.is_empty() {
-            message.push_str("; ");
-        }
-        message.push_str(&step_errors.join("; "));
-    }
-    (failed_step, code, message)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::{Message, Step};
+    use crate::service::Step;
 
-    fn step(name: &str, status: &str) -> Step {
+    fn step(name: &str, state: StepState, word: &str) -> Step {
         Step {
             name: name.into(),
-            description: String::new(),
-            status: Status::from_word(status),
-            status_word: status.into(),
+            description: None,
+            state,
+            word: word.into(),
             progress: None,
-            estimate: String::new(),
+            estimate: None,
             messages: Vec::new(),
         }
     }
 
-    fn view(status: &str, steps: Vec<Step>) -> OperationView {
-        OperationView {
-            id: "op".into(),
-            status: Status::from_word(status),
-            status_word: status.into(),
+    fn view(phase: Phase, steps: Vec<Step>) -> Snapshot {
+        Snapshot {
+            id: Some("op".into()),
+            phase,
+            word: format!("{phase:?}"),
+            word_known: true,
             steps,
-            error: None,
             messages: Vec::new(),
+            failure: None,
+            submission: None,
         }
     }
 
     #[test]
-    fn outcomes_from_status() {
-        assert_eq!(
-            conclude(&view("completed", vec![]), true, false),
-            Some(Outcome::Succeeded)
-        );
-        assert_eq!(
-            conclude(&view("Failed", vec![]), true, false),
-            Some(Outcome::Failed)
-        );
-        assert_eq!(
-            conclude(&view("cancelled", vec![]), true, true),
-            Some(Outcome::Canceled { requested: true })
-        );
-        assert_eq!(
-            conclude(&view("canceled", vec![]), true, false),
-            Some(Outcome::Canceled { requested: false })
-        );
-        let signoff = view(
-            "running",
-            vec![step("publisher-signoff", "waitingForPublisherReview")],
-        );
-        assert_eq!(conclude(&signoff, true, false), Some(Outcome::PreviewReady));
-        assert_eq!(conclude(&signoff, false, false), None);
-        assert_eq!(conclude(&view("running", vec![]), true, false), None);
-    }
-
-    #[test]
-    fn failure_carries_step_errors() {
-        let mut failed = step("displaycertify", "failed");
-        failed.messages.push(Message {
-            level: "error".into(),
-            text: "Certification failed: image not generalized".into(),
-        });
-        failed.messages.push(Message {
-            level: "information".into(),
-            text: "noise".into(),
-        });
-        let mut v = view(
-            "failed",
-            vec![step("displaydummycertify", "complete"), failed],
-        );
-        v.error = Some((
-            "CertificationFailed".into(),
-            "The offer failed certification".into(),
-        ));
-        let (step, code, message) = failure_details(&v);
-        assert_eq!(step, "displaycertify");
-        assert_eq!(code, "CertificationFailed");
-        assert_eq!(
-            message,
-            "The offer failed certification; Certification failed: image not generalized"
-        );
+    fn outcomes_from_phases() {
+        let table = [
+            (Phase::Succeeded, true, false, Some(Outcome::Succeeded)),
+            (Phase::Failed, true, false, Some(Outcome::Failed)),
+            (
+                Phase::Canceled,
+                true,
+                true,
+                Some(Outcome::Canceled { requested: true }),
+            ),
+            (
+                Phase::Canceled,
+                true,
+                false,
+                Some(Outcome::Canceled { requested: false }),
+            ),
+            (
+                Phase::PreviewReady,
+                true,
+                false,
+                Some(Outcome::PreviewReady),
+            ),
+            (Phase::PreviewReady, false, false, None),
+            (Phase::Running, true, false, None),
+        ];
+        for (phase, stop_at_preview, cancel_requested, outcome) in table {
+            assert_eq!(
+                conclude(&view(phase, vec![]), stop_at_preview, cancel_requested),
+                outcome,
+                "{phase:?}"
+            );
+        }
     }
 
     #[test]
     fn a_step_is_logged_when_it_changes_only() {
         let mut progress = Progress::default();
         let v1 = view(
-            "running",
-            vec![step("a", "inProgress"), step("b", "notStarted")],
+            Phase::Running,
+            vec![
+                step("a", StepState::Running, "inProgress"),
+                step("b", StepState::NotStarted, "notStarted"),
+            ],
         );
         assert_eq!(progress.record(&v1), vec!["step a: inProgress".to_string()]);
         assert_eq!(progress.record(&v1).len(), 0);
         let v2 = view(
-            "running",
-            vec![step("a", "complete"), step("b", "notStarted")],
+            Phase::Running,
+            vec![
+                step("a", StepState::Done, "complete"),
+                step("b", StepState::NotStarted, "notStarted"),
+            ],
         );
         assert_eq!(progress.record(&v2), vec!["step a: complete".to_string()]);
     }
@@ -493,5 +463,74 @@ mod tests {
             assert_eq!(defaults.reads_within(Duration::from_secs(3600)), 60);
             assert_eq!(defaults.reads_within(Duration::from_secs(7200)), 120);
         }
+    }
+
+    /// A service whose reads fail for a passing reason until `healthy_at` (in paused time), then
+    /// answer that the operation succeeded.
+    struct Outage {
+        healthy_at: tokio::time::Instant,
+    }
+
+    impl Service for Outage {
+        async fn begin(
+            &self,
+            _: crate::service::Command,
+        ) -> Result<crate::service::Begun, ServiceError> {
+            unreachable!("the follower only reads")
+        }
+        async fn cancel(&self, _: Option<&Url>) -> Result<crate::service::Begun, ServiceError> {
+            unreachable!("the follower only reads")
+        }
+        async fn then(
+            &self,
+            _: crate::service::Command,
+            _: &Snapshot,
+        ) -> Result<Option<crate::service::Begun>, ServiceError> {
+            Ok(None)
+        }
+        async fn read(&self, _: &Target) -> Result<Snapshot, ServiceError> {
+            if tokio::time::Instant::now() < self.healthy_at {
+                return Err(ServiceError {
+                    transient: true,
+                    ..ServiceError::unusable("status request", "503 Service Unavailable", "later")
+                });
+            }
+            Ok(view(Phase::Succeeded, vec![]))
+        }
+        fn product_id(&self) -> Option<String> {
+            None
+        }
+    }
+
+    async fn follow_through(outage: Duration) -> Result<(Outcome, Snapshot), ServiceError> {
+        let service = Outage {
+            healthy_at: tokio::time::Instant::now() + outage,
+        };
+        let reporter = Reporter::new(
+            &crate::report::CiTarget::Plain { debug: false },
+            Box::new(std::io::sink()),
+            Box::new(std::io::sink()),
+        );
+        let policy = PollPolicy {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(5),
+        };
+        let follower = Follower::new(&service, reporter, policy, Arc::default());
+        let target = Target::Operation(Url::parse("https://x/api/operations/1").unwrap());
+        follower.follow(&target, true, false).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outage_shorter_than_ten_minutes_is_ridden_out_at_any_poll_interval() {
+        let (outcome, _) = follow_through(Duration::from_secs(9 * 60)).await.unwrap();
+        assert_eq!(outcome, Outcome::Succeeded);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_longer_outage_ends_the_follow_with_its_last_error() {
+        let error = follow_through(Duration::from_secs(11 * 60))
+            .await
+            .unwrap_err();
+        assert!(error.transient && error.message.contains("503"), "{error}");
     }
 }

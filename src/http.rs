@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use url::Url;
+
 /// The largest body read from a service; the rest is dropped. Real answers are a few KiB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// How long one request may take, connection to last byte.
@@ -87,6 +89,16 @@ pub fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
         source = inner.source();
     }
     cause
+}
+
+/// True for the hosts where plain `http` is allowed: 127.0.0.0/8, `::1`, `localhost`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 /// The body, at most [`MAX_BODY_BYTES`] of it, and whether it was cut.

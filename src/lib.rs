@@ -6,11 +6,13 @@
 
 pub mod auth;
 mod calendar;
+pub mod changes;
 pub mod cli;
 pub mod config;
 mod demo;
 pub mod follow;
 pub mod http;
+pub mod input;
 pub mod outcome;
 pub mod report;
 pub mod run;

@@ -1,4 +1,4 @@
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     std::process::exit(marketplace_publish::cli::main(&args));
 }

@@ -82,53 +82,157 @@ impl Outcome {
     }
 }
 
-/// The contract's output names (section 4), in the order they are written.
-pub const OUTPUTS: [&str; 10] = [
-    "outcome",
-    "exit-code",
-    "http-status",
-    "operation-location",
-    "operation-id",
-    "operation-status",
-    "failed-step",
-    "error-code",
-    "error-message",
-    "elapsed-seconds",
-];
+/// One output of the contract (section 4). Its spellings live here and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Outcome,
+    ExitCode,
+    HttpStatus,
+    OperationLocation,
+    OperationId,
+    OperationStatus,
+    FailedStep,
+    ErrorCode,
+    ErrorMessage,
+    ElapsedSeconds,
+    ProductId,
+    SubmissionId,
+}
+
+impl Output {
+    /// Every output, in the order they are written.
+    pub const ALL: [Output; 12] = [
+        Output::Outcome,
+        Output::ExitCode,
+        Output::HttpStatus,
+        Output::OperationLocation,
+        Output::OperationId,
+        Output::OperationStatus,
+        Output::FailedStep,
+        Output::ErrorCode,
+        Output::ErrorMessage,
+        Output::ElapsedSeconds,
+        Output::ProductId,
+        Output::SubmissionId,
+    ];
+
+    /// The contract's name, as GitHub reads it: `operation-location`.
+    pub fn name(self) -> &'static str {
+        self.spellings().0
+    }
+
+    /// The JSON result's key and the Azure DevOps variable: `operation_location`.
+    pub fn snake(self) -> &'static str {
+        self.spellings().1
+    }
+
+    /// The environment variable a GitLab job passes on: `MARKETPLACE_OPERATION_LOCATION`.
+    pub fn variable(self) -> &'static str {
+        self.spellings().2
+    }
+
+    fn spellings(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Output::Outcome => ("outcome", "outcome", "MARKETPLACE_OUTCOME"),
+            Output::ExitCode => ("exit-code", "exit_code", "MARKETPLACE_EXIT_CODE"),
+            Output::HttpStatus => ("http-status", "http_status", "MARKETPLACE_HTTP_STATUS"),
+            Output::OperationLocation => (
+                "operation-location",
+                "operation_location",
+                "MARKETPLACE_OPERATION_LOCATION",
+            ),
+            Output::OperationId => ("operation-id", "operation_id", "MARKETPLACE_OPERATION_ID"),
+            Output::OperationStatus => (
+                "operation-status",
+                "operation_status",
+                "MARKETPLACE_OPERATION_STATUS",
+            ),
+            Output::FailedStep => ("failed-step", "failed_step", "MARKETPLACE_FAILED_STEP"),
+            Output::ErrorCode => ("error-code", "error_code", "MARKETPLACE_ERROR_CODE"),
+            Output::ErrorMessage => (
+                "error-message",
+                "error_message",
+                "MARKETPLACE_ERROR_MESSAGE",
+            ),
+            Output::ElapsedSeconds => (
+                "elapsed-seconds",
+                "elapsed_seconds",
+                "MARKETPLACE_ELAPSED_SECONDS",
+            ),
+            Output::ProductId => ("product-id", "product_id", "MARKETPLACE_PRODUCT_ID"),
+            Output::SubmissionId => (
+                "submission-id",
+                "submission_id",
+                "MARKETPLACE_SUBMISSION_ID",
+            ),
+        }
+    }
+}
+
+/// How important a message from the service is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Information,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Information => "information",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    /// True for the levels a user should see as an annotation.
+    pub fn is_notable(self) -> bool {
+        self != Severity::Information
+    }
+}
 
 /// One step of an operation, as shown in the summary table.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StepView {
     pub name: String,
-    pub description: String,
+    pub description: Option<String>,
     /// The service's own status word.
     pub status: String,
     pub progress: Option<u8>,
-    pub estimate: String,
+    pub estimate: Option<String>,
     /// How long this run saw the step in its latest status, where it saw the change.
     pub duration: Option<Duration>,
-    /// Messages of level `error` or `warning`, as `(level, text)`.
-    pub messages: Vec<(String, String)>,
+    /// Messages of level error or warning.
+    pub messages: Vec<(Severity, String)>,
 }
 
-/// Everything a run reports: the contract's outputs plus what the summary shows.
+/// Everything a run reports: the contract's outputs plus what the summary shows. `None` is "does not
+/// apply" and is written as an empty output (`null` for the JSON numbers).
 #[derive(Debug, Clone)]
 pub struct RunResult {
     pub outcome: Outcome,
     pub http_status: Option<u16>,
     /// Absolute URL of the operation, when one is known.
     pub operation_location: Option<String>,
-    pub operation_id: String,
-    pub operation_status: String,
-    pub failed_step: String,
-    pub error_code: String,
-    pub error_message: String,
-    /// What the user should do next, in one sentence; empty when nothing is needed.
-    pub hint: String,
+    pub operation_id: Option<String>,
+    pub operation_status: Option<String>,
+    pub failed_step: Option<String>,
+    pub error_code: Option<String>,
+    /// The service's own words, or what went wrong where no service spoke.
+    pub error_message: Option<String>,
+    /// What failed (`publish request`): the annotation's title and the log say it; the output does not.
+    pub error_context: Option<String>,
+    /// What the user should do next, in one sentence.
+    pub hint: Option<String>,
     pub elapsed: Duration,
-    pub command: String,
-    pub publisher_id: String,
-    pub offer_id: String,
+    pub command: Option<String>,
+    pub publisher_id: Option<String>,
+    pub offer_id: Option<String>,
+    /// The Product Ingestion API's durable id of the offer, `product/<guid>`.
+    pub product_id: Option<String>,
+    /// The Product Ingestion submission, `submission/<guid>/<n>`.
+    pub submission_id: Option<String>,
     pub steps: Vec<StepView>,
     /// Things worth saying in the summary (e.g. an already running operation was followed).
     pub notes: Vec<String>,
@@ -141,16 +245,19 @@ impl RunResult {
             outcome,
             http_status: None,
             operation_location: None,
-            operation_id: String::new(),
-            operation_status: String::new(),
-            failed_step: String::new(),
-            error_code: String::new(),
-            error_message: String::new(),
-            hint: String::new(),
+            operation_id: None,
+            operation_status: None,
+            failed_step: None,
+            error_code: None,
+            error_message: None,
+            error_context: None,
+            hint: None,
             elapsed: Duration::ZERO,
-            command: String::new(),
-            publisher_id: String::new(),
-            offer_id: String::new(),
+            command: None,
+            publisher_id: None,
+            offer_id: None,
+            product_id: None,
+            submission_id: None,
             steps: Vec::new(),
             notes: Vec::new(),
         }
@@ -160,48 +267,53 @@ impl RunResult {
         self.outcome.exit_code()
     }
 
-    /// The contract's outputs in order, as `(kebab-case name, value)`; a value that does not apply is empty.
-    pub fn outputs(&self) -> Vec<(&'static str, String)> {
-        OUTPUTS
+    /// The contract's outputs in order, each as written to a CI: empty where it does not apply.
+    pub fn outputs(&self) -> Vec<(Output, String)> {
+        Output::ALL
             .iter()
-            .map(|&name| (name, self.output(name)))
+            .map(|&output| {
+                let text = match self.value(output) {
+                    Value::Null => String::new(),
+                    Value::String(text) => text,
+                    number => number.to_string(),
+                };
+                (output, text)
+            })
             .collect()
     }
 
-    fn output(&self, name: &str) -> String {
-        match name {
-            "outcome" => self.outcome.as_str().to_string(),
-            "exit-code" => self.exit_code().to_string(),
-            "http-status" => self.http_status.map(|s| s.to_string()).unwrap_or_default(),
-            "operation-location" => self.operation_location.clone().unwrap_or_default(),
-            "operation-id" => self.operation_id.clone(),
-            "operation-status" => self.operation_status.clone(),
-            "failed-step" => self.failed_step.clone(),
-            "error-code" => self.error_code.clone(),
-            "error-message" => self.error_message.clone(),
-            "elapsed-seconds" => self.elapsed.as_secs().to_string(),
-            _ => unreachable!("{name} is not in OUTPUTS"),
+    /// One output as JSON: numbers as numbers, an absent number as `null`, an absent text as `""`.
+    fn value(&self, output: Output) -> Value {
+        let text = |value: &Option<String>| Value::String(value.clone().unwrap_or_default());
+        match output {
+            Output::Outcome => json!(self.outcome.as_str()),
+            Output::ExitCode => json!(self.exit_code()),
+            Output::HttpStatus => json!(self.http_status),
+            Output::OperationLocation => text(&self.operation_location),
+            Output::OperationId => text(&self.operation_id),
+            Output::OperationStatus => text(&self.operation_status),
+            Output::FailedStep => text(&self.failed_step),
+            Output::ErrorCode => text(&self.error_code),
+            Output::ErrorMessage => text(&self.error_message),
+            Output::ElapsedSeconds => json!(self.elapsed.as_secs()),
+            Output::ProductId => text(&self.product_id),
+            Output::SubmissionId => text(&self.submission_id),
         }
     }
 
-    /// The JSON result: the outputs under snake_case keys, numbers as numbers, absent numbers as null.
+    /// The JSON result: the outputs under snake_case keys.
     pub fn to_json(&self) -> Value {
-        let mut object = serde_json::Map::new();
-        for (name, value) in self.outputs() {
-            let key = name.replace('-', "_");
-            let value = match name {
-                "exit-code" => json!(self.exit_code()),
-                "http-status" => json!(self.http_status),
-                "elapsed-seconds" => json!(self.elapsed.as_secs()),
-                _ => Value::String(value),
-            };
-            object.insert(key, value);
-        }
-        Value::Object(object)
+        Value::Object(
+            Output::ALL
+                .iter()
+                .map(|&output| (output.snake().to_string(), self.value(output)))
+                .collect(),
+        )
     }
 
     /// The one line a person reads first: what happened and, on failure, what to do.
     pub fn headline(&self) -> String {
+        let message = self.error_message.as_deref().unwrap_or_default();
         let mut line = match self.outcome {
             Outcome::Accepted => "the request was accepted".to_string(),
             Outcome::Succeeded => "the operation completed".to_string(),
@@ -211,21 +323,26 @@ impl RunResult {
             Outcome::Canceled { requested: false } => {
                 "the operation was canceled, but not by this run".to_string()
             }
-            Outcome::Failed if !self.failed_step.is_empty() => format!(
-                "the operation failed at step {}: {}",
-                self.failed_step, self.error_message
-            ),
-            Outcome::Failed => format!("the operation failed: {}", self.error_message),
-            _ => match self.http_status {
-                Some(status) => format!("HTTP {status}: {}", self.error_message),
-                None => self.error_message.clone(),
+            Outcome::Failed => match &self.failed_step {
+                Some(step) => format!("the operation failed at step {step}: {message}"),
+                None => format!("the operation failed: {message}"),
             },
+            _ => {
+                let message = match &self.error_context {
+                    Some(context) => format!("{context}: {message}"),
+                    None => message.to_string(),
+                };
+                match self.http_status {
+                    Some(status) => format!("HTTP {status}: {message}"),
+                    None => message,
+                }
+            }
         };
-        if !self.error_code.is_empty() && self.exit_code() != 0 {
-            line = format!("{line} ({})", self.error_code);
+        if let Some(code) = self.error_code.as_deref().filter(|_| self.exit_code() != 0) {
+            line = format!("{line} ({code})");
         }
-        if !self.hint.is_empty() {
-            line = format!("{}. {}", line.trim_end_matches('.'), self.hint);
+        if let Some(hint) = &self.hint {
+            line = format!("{}. {hint}", line.trim_end_matches('.'));
         }
         line
     }
@@ -278,17 +395,18 @@ mod tests {
     fn headlines_name_the_status_the_service_words_and_the_next_step() {
         let mut result = RunResult::new(Outcome::BadRequest);
         result.http_status = Some(400);
-        result.error_code = "BadRequest".into();
-        result.error_message = "publish request: the argument is empty.".into();
-        result.hint = "fix it".into();
+        result.error_code = Some("BadRequest".into());
+        result.error_context = Some("publish request".into());
+        result.error_message = Some("the argument is empty.".into());
+        result.hint = Some("fix it".into());
         assert_eq!(
             result.headline(),
             "HTTP 400: publish request: the argument is empty. (BadRequest). fix it"
         );
         let mut failed = RunResult::new(Outcome::Failed);
         failed.http_status = Some(200);
-        failed.failed_step = "displaycertify".into();
-        failed.error_message = "logo too small.".into();
+        failed.failed_step = Some("displaycertify".into());
+        failed.error_message = Some("logo too small.".into());
         assert_eq!(
             failed.headline(),
             "the operation failed at step displaycertify: logo too small."

@@ -34,6 +34,12 @@ pub fn listen() -> Listener {
     Listener(ctrl_c().ok().zip(ctrl_break().ok()))
 }
 
+/// Resolves when the process is next asked to stop, listening from this call on: for a second signal
+/// while the first is being handled.
+pub async fn interrupted() -> i32 {
+    listen().interrupted().await
+}
+
 impl Listener {
     /// Resolves with the signal's number (SIGINT 2, SIGTERM 15; on Windows Ctrl-C 2, Ctrl-Break 21)
     /// when the process is asked to stop, at once for a signal that came before; never when the

@@ -1,5 +1,8 @@
 //! Text from the service, cut down for messages: an excerpt keeps its lines, a one-line form folds
-//! white space and drops control characters. Escaping for each CI is the reporters' job, not this.
+//! white space and drops control characters; durations are written the way the inputs are. Escaping
+//! for each CI is the reporters' job, not this.
+
+use std::time::Duration;
 
 /// How many characters of a value or message an error quotes.
 const EXCERPT_CHARS: usize = 200;
@@ -29,6 +32,20 @@ fn cut(text: String, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text,
+    }
+}
+
+/// Show a duration the way the inputs are written (`250ms`, `90s`, `45m`, `2h`).
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(3_600_000) {
+        format!("{}h", ms / 3_600_000)
+    } else if ms.is_multiple_of(60_000) {
+        format!("{}m", ms / 60_000)
+    } else if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
     }
 }
 

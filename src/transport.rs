@@ -19,7 +19,7 @@ use crate::http::{
 use crate::outcome::Outcome;
 use crate::report::Reporter;
 use crate::service::{ServiceError, ServiceResult};
-use crate::text::{body_excerpt, excerpt};
+use crate::text::{body_excerpt, excerpt, format_duration};
 
 /// The longest `Retry-After` honoured; a longer one is cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -167,7 +167,7 @@ pub struct Transport {
 /// What went wrong with one try that may go right the next time.
 struct Passing {
     status: Option<u16>,
-    code: String,
+    code: Option<String>,
     message: String,
     retry_after: Option<Duration>,
     /// Nothing answered at the address: it is given fewer tries, and the hint points at the API base.
@@ -197,6 +197,21 @@ impl Transport {
         &self.origin
     }
 
+    /// A progress line for the log.
+    pub fn info(&self, text: &str) {
+        self.reporter.info(text);
+    }
+
+    /// Hide a secret the service handed back, before it is used.
+    pub fn mask(&self, secret: &str) {
+        self.reporter.mask(secret);
+    }
+
+    /// Say something worth a look that does not stop the command.
+    pub fn warn(&self, title: &str, text: &str) {
+        self.reporter.warning(title, text);
+    }
+
     /// Send `method url` with `body` as JSON, retrying what is transient. `what` names the call in messages.
     pub async fn send(
         &self,
@@ -207,8 +222,9 @@ impl Transport {
     ) -> ServiceResult<Answer> {
         if url.origin() != self.origin.origin() {
             return Err(ServiceError::unusable(
+                what,
                 format!(
-                    "{what}: {} is not on the API origin {}; nothing was sent there",
+                    "{} is not on the API origin {}; nothing was sent there",
                     excerpt(url.as_str()),
                     self.origin.origin().ascii_serialization()
                 ),
@@ -237,7 +253,7 @@ impl Transport {
                     match read_capped(response).await {
                         Err(e) => Passing {
                             status: Some(status),
-                            code: String::new(),
+                            code: None,
                             message: format!(
                                 "the answer broke off while it was read ({})",
                                 innermost_cause(&e)
@@ -347,9 +363,10 @@ impl Transport {
         ServiceError {
             outcome: Outcome::Unauthorized,
             http_status: Some(401),
+            context: what.to_string(),
             code,
-            message: format!("{what}: {message}"),
-            hint: hint.to_string(),
+            message,
+            hint: Some(hint.to_string()),
             transient: false,
         }
     }
@@ -375,16 +392,17 @@ fn rounded(d: Duration) -> String {
     } else {
         Duration::from_millis(d.as_millis().max(1) as u64)
     };
-    crate::config::format_duration(d)
+    format_duration(d)
 }
 
 fn auth_failure(e: AuthError) -> ServiceError {
     ServiceError {
         outcome: Outcome::Unauthorized,
         http_status: e.http_status,
-        code: e.code,
-        message: format!("could not get a token: {}", e.message),
-        hint: e.hint,
+        context: "token request".to_string(),
+        code: Some(e.code).filter(|c| !c.is_empty()),
+        message: e.message,
+        hint: Some(e.hint).filter(|h| !h.is_empty()),
         transient: false,
     }
 }
@@ -394,9 +412,10 @@ fn give_up(what: &str, passing: Passing, hint: String) -> ServiceError {
     ServiceError {
         outcome: Outcome::Error,
         http_status: passing.status,
+        context: what.to_string(),
         code: passing.code,
-        message: format!("{what}: {}", passing.message),
-        hint,
+        message: passing.message,
+        hint: Some(hint),
         transient: true,
     }
 }
@@ -408,9 +427,10 @@ fn no_answer(what: &str, url: &Url, e: &reqwest::Error) -> ServiceResult<Passing
     let cause = innermost_cause(e);
     if cause.contains(HEADER_LIMIT_CAUSE) {
         return Err(ServiceError::unusable(
+            what,
             format!(
-                "{what}: {address} answered with more header lines than this client reads (100 at \
-                 most, hyper's limit; {cause})"
+                "{address} answered with more header lines than this client reads (100 at most, \
+                 hyper's limit; {cause})"
             ),
             "a proxy or gateway on the way may be adding headers: report the answer to whoever runs \
              it; the request is safe to repeat once that is fixed",
@@ -433,7 +453,7 @@ fn no_answer(what: &str, url: &Url, e: &reqwest::Error) -> ServiceResult<Passing
     };
     Ok(Passing {
         status: None,
-        code: String::new(),
+        code: None,
         message,
         retry_after: None,
         unreachable,
@@ -455,7 +475,7 @@ fn address(url: &Url) -> String {
 
 /// The service's `(code, message)` from an error answer, in any of the shapes seen, else the status
 /// line and an excerpt of the text.
-pub fn service_error(answer: &Answer) -> (String, String) {
+pub fn service_error(answer: &Answer) -> (Option<String>, String) {
     let parsed = parse_json(&answer.body).ok();
     let text = |v: &Value| v.as_str().map(str::to_string);
     if let Some(json) = parsed {
@@ -467,7 +487,7 @@ pub fn service_error(answer: &Answer) -> (String, String) {
         let code = text(&error["code"])
             .or_else(|| text(&json["code"]))
             .or_else(|| text(error))
-            .unwrap_or_default();
+            .filter(|code| !code.is_empty());
         let message = text(&error["message"])
             .or_else(|| text(&json["message"]))
             .or_else(|| text(&json["error_description"]))
@@ -475,7 +495,7 @@ pub fn service_error(answer: &Answer) -> (String, String) {
         if let Some(message) = message {
             return (code, excerpt(&message));
         }
-        if !code.is_empty() {
+        if code.is_some() {
             return (code, reason(answer.status).to_string());
         }
     }
@@ -485,7 +505,34 @@ pub fn service_error(answer: &Answer) -> (String, String) {
     } else {
         format!("{}: '{body}'", reason(answer.status))
     };
-    (String::new(), message)
+    (None, message)
+}
+
+/// A 2xx answer whose body cannot be read (exit 8); `why` says what is wrong with it.
+pub fn unreadable(what: &str, answer: &Answer, why: String) -> ServiceError {
+    ServiceError {
+        http_status: Some(answer.status),
+        ..ServiceError::unusable(
+            what,
+            why,
+            "the service sent an answer that cannot be read; run again later",
+        )
+    }
+}
+
+/// A final answer that is not a success: the outcome its status means, the service's code and message,
+/// and `hint_for` the status, which each API words for itself.
+pub fn rejection(what: &str, answer: &Answer, hint_for: fn(u16) -> &'static str) -> ServiceError {
+    let (code, message) = service_error(answer);
+    ServiceError {
+        outcome: Outcome::for_http_status(answer.status),
+        http_status: Some(answer.status),
+        context: what.to_string(),
+        code,
+        message,
+        hint: Some(hint_for(answer.status).to_string()),
+        transient: false,
+    }
 }
 
 fn reason(status: u16) -> &'static str {
@@ -532,7 +579,7 @@ fn parse_http_date(value: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AuthSettings;
+    use crate::auth::AuthSettings;
     use crate::report::test_support::SharedBuf;
     use crate::report::CiTarget;
     use crate::secret::Secret;
@@ -584,16 +631,17 @@ mod tests {
         let (transport, log) = transport(&format!("http://127.0.0.1:{port}"), http, None);
         let e = publish(&transport).await.unwrap_err();
         assert_eq!(e.outcome, Outcome::Error);
+        assert_eq!(e.context, "publish request");
         assert!(
             e.message.starts_with(&format!(
-                "publish request: could not connect to 127.0.0.1:{port} (Connection refused"
+                "could not connect to 127.0.0.1:{port} (Connection refused"
             )),
             "{e}"
         );
-        assert!(e.hint.starts_with("gave up after 3 tries"), "{e}");
+        let hint = e.hint.clone().unwrap_or_default();
+        assert!(hint.starts_with("gave up after 3 tries"), "{e}");
         assert!(
-            e.hint
-                .contains(&format!("MARKETPLACE_API_BASE (http://127.0.0.1:{port})")),
+            hint.contains(&format!("MARKETPLACE_API_BASE (http://127.0.0.1:{port})")),
             "{e}"
         );
         assert_eq!(
@@ -630,8 +678,9 @@ mod tests {
             ),
             "{e}"
         );
-        assert!(e.hint.starts_with("gave up after 3 tries"), "{e}");
-        assert!(e.hint.contains("MARKETPLACE_API_BASE"), "{e}");
+        let hint = e.hint.clone().unwrap_or_default();
+        assert!(hint.starts_with("gave up after 3 tries"), "{e}");
+        assert!(hint.contains("MARKETPLACE_API_BASE"), "{e}");
     }
 
     #[tokio::test]
@@ -672,9 +721,9 @@ mod tests {
         let e = publish(&transport).await.unwrap_err();
         assert_eq!((e.outcome, e.http_status), (Outcome::Error, Some(503)));
         assert!(e.message.contains("Simulated 503"), "{e}");
+        let hint = e.hint.clone().unwrap_or_default();
         assert!(
-            e.hint
-                .contains("would come after MARKETPLACE_TIMEOUT runs out"),
+            hint.contains("would come after MARKETPLACE_TIMEOUT runs out"),
             "{e}"
         );
         assert!(!log.text().contains("trying again"), "{}", log.text());
@@ -751,7 +800,7 @@ mod tests {
         for (body, (code, message)) in cases {
             assert_eq!(
                 service_error(&answer(400, body)),
-                (code.to_string(), message.to_string())
+                (Some(code.to_string()), message.to_string())
             );
         }
         assert_eq!(

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs scripts/install.sh the way the composite action does, against fake release archives served
-# from 127.0.0.1, and a stub cargo for the build-from-source path. Needs bash, python3, curl, tar
-# and unzip; takes a few seconds. Ends with "N passed, M failed".
+# from 127.0.0.1, and a stub cargo for the build-from-source path. Needs bash, python3 (or python),
+# curl, tar and unzip; takes a few seconds. Runs on Linux, macOS and Git Bash on Windows, and under
+# a TMPDIR with a backslash in it (as Git Bash's RUNNER_TEMP, D:\a\_temp, has). Ends with
+# "N passed, M failed".
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,6 +11,18 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/install-test.XXXXXX")
 SERVER_PID=
 passed=0
 failed=0
+
+# Windows runners may have only `python`, and a `python3` that merely points to the Store.
+PYTHON=python3
+"$PYTHON" -c '' 2>/dev/null || PYTHON=python
+
+# The runner reads GITHUB_PATH in the host's syntax: install.sh writes C:\... paths in Git Bash.
+host_path() {
+  if command -v cygpath >/dev/null 2>&1; then cygpath -w "$1"; else printf '%s\n' "$1"; fi
+}
+posix_path() {
+  if command -v cygpath >/dev/null 2>&1; then cygpath -u "$1"; else printf '%s\n' "$1"; fi
+}
 
 cleanup() {
   [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null
@@ -46,7 +60,7 @@ make_archive() {
   printf '#!/bin/sh\necho "marketplace-publish %s %s"\n' "${tag#v}" "$target" >"$dir/$exe"
   chmod +x "$dir/$exe"
   if [[ $target == *windows* ]]; then
-    (cd "$dir" && zip -q "$WORK/releases/$tag/marketplace-publish-$target.zip" "$exe")
+    (cd "$dir" && "$PYTHON" -m zipfile -c "$WORK/releases/$tag/marketplace-publish-$target.zip" "$exe")
   else
     tar -czf "$WORK/releases/$tag/marketplace-publish-$target.tar.gz" -C "$dir" "$exe"
   fi
@@ -62,7 +76,10 @@ write_checksums() {
 }
 
 start_server() {
-  python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$WORK/releases" \
+  # Made here, not by the background job's redirection, which may come after the first read below
+  # (a failed read would end the script under set -e).
+  : >"$WORK/server.out"
+  "$PYTHON" -u -m http.server 0 --bind 127.0.0.1 --directory "$WORK/releases" \
     >"$WORK/server.out" 2>"$WORK/server.log" &
   SERVER_PID=$!
   local port='' _
@@ -93,15 +110,20 @@ EOF
   chmod +x "$WORK/bin/cargo"
 }
 
-# Runs install.sh in a clean environment like a runner step; RUNNER_TEMP is fresh unless given.
-# Usage: run_install OS ARCH REF [VAR=value...]
+# Runs install.sh in a clean environment like a runner step, with the host's PATH (the stub cargo
+# first) and, on Windows, the variables its programs cannot do without. RUNNER_TEMP is fresh, named
+# $TEMP_NAME.XXXXXX. Usage: run_install OS ARCH REF [VAR=value...]
+TEMP_NAME=runner
 run_install() {
-  local os=$1 arch=$2 ref=$3
+  local os=$1 arch=$2 ref=$3 var windows=()
   shift 3
-  RUN_TEMP=$(mktemp -d "$WORK/runner.XXXXXX")
+  RUN_TEMP=$(mktemp -d "$WORK/$TEMP_NAME.XXXXXX")
   : >"$RUN_TEMP/github_path"
+  for var in SYSTEMROOT WINDIR COMSPEC PATHEXT TEMP TMP; do
+    [[ -n ${!var:-} ]] && windows+=("$var=${!var}")
+  done
   set +e
-  env -i PATH="$WORK/bin:/usr/local/bin:/usr/bin:/bin" HOME="$WORK" \
+  env -i PATH="$WORK/bin:$PATH" HOME="$WORK" ${windows[@]+"${windows[@]}"} \
     RUNNER_OS="$os" RUNNER_ARCH="$arch" RUNNER_TEMP="$RUN_TEMP" \
     GITHUB_PATH="$RUN_TEMP/github_path" GITHUB_ACTION_PATH="$ACTION" \
     GITHUB_ACTION_REF="$ref" GITHUB_ACTION_REPOSITORY=example/marketplace-publish \
@@ -113,10 +135,17 @@ run_install() {
 
 # The output of the binary found through the directories install.sh appended to $GITHUB_PATH.
 installed_says() {
-  local dirs
-  dirs=$(paste -sd: "$RUN_TEMP/github_path")
+  local dirs='' dir
+  while IFS= read -r dir; do
+    dirs+=${dirs:+:}$(posix_path "$dir")
+  done <"$RUN_TEMP/github_path"
   [[ -n $dirs ]] && PATH="$dirs" command -v "${1:-marketplace-publish}" >/dev/null &&
     PATH="$dirs" "${1:-marketplace-publish}"
+}
+
+# Whether install.sh put DIR on the PATH (as the runner will read it).
+path_added() {
+  grep -qxF "$(host_path "$1")" "$RUN_TEMP/github_path"
 }
 
 expect_installed() {
@@ -163,7 +192,7 @@ run_install Linux X64 v1.2.3
 expect_installed "Linux X64 installs the x86_64 musl archive" \
   "marketplace-publish 1.2.3 x86_64-unknown-linux-musl"
 check "the binary is installed under RUNNER_TEMP/marketplace-publish/{version}/{target}" \
-  grep -qx "$RUN_TEMP/marketplace-publish/1.2.3/x86_64-unknown-linux-musl" "$RUN_TEMP/github_path"
+  path_added "$RUN_TEMP/marketplace-publish/1.2.3/x86_64-unknown-linux-musl"
 
 run_install Linux ARM64 v1.2.3
 expect_installed "Linux ARM64 installs the aarch64 musl archive" \
@@ -194,10 +223,31 @@ expect_installed "a second install reuses the tool cache" \
 check "the reused install downloads nothing" test "$before" = "$after"
 
 # A cached binary whose marker does not match the checksum file is not trusted.
-echo 0000 >"$WORK/toolcache/marketplace-publish/1.10.0/x86_64-unknown-linux-musl/.archive-sha256"
+echo 0000 >"$WORK/toolcache/marketplace-publish/1.10.0/x86_64-unknown-linux-musl/.archive-sha256" || true
 run_install Linux X64 v1.10.0 RUNNER_TOOL_CACHE="$WORK/toolcache"
 after2=$(grep -c 'v1.10.0/marketplace-publish-x86_64' "$WORK/server.log" || true)
 check "an unverified cache entry is downloaded again" test "$STATUS" -eq 0 -a "$after2" -gt "$after"
+
+# --- Windows paths ---------------------------------------------------------------------------
+# Git Bash's RUNNER_TEMP is D:\a\_temp. GNU sha256sum escapes a file name with a backslash and
+# starts its line with `\`, and GNU tar reads `\a` in a name as BEL: install.sh must do neither.
+# (In Git Bash the backslash separates: the name is then the directory _temp.XXXXXX in D/a.)
+mkdir -p "$WORK/D\a"
+TEMP_NAME='D\a\_temp'
+run_install Windows X64 v1.2.3
+expect_installed "a RUNNER_TEMP with a backslash (D:\\a\\_temp) installs the msvc zip" \
+  "marketplace-publish 1.2.3 x86_64-pc-windows-msvc" marketplace-publish.exe
+run_install Linux X64 v1.2.3
+expect_installed "a RUNNER_TEMP with a backslash installs the musl archive" \
+  "marketplace-publish 1.2.3 x86_64-unknown-linux-musl"
+TEMP_NAME=runner
+
+mkdir -p "$WORK/hosted\toolcache"
+run_install Windows X64 v1.2.3 RUNNER_TOOL_CACHE="$WORK/hosted\toolcache"
+run_install Windows X64 v1.2.3 RUNNER_TOOL_CACHE="$WORK/hosted\toolcache"
+expect_installed "a tool cache with a backslash (C:\\hostedtoolcache\\windows) is reused" \
+  "marketplace-publish 1.2.3 x86_64-pc-windows-msvc" marketplace-publish.exe
+check "the reuse is reported" grep -q "^reusing marketplace-publish v1.2.3" "$WORK/out"
 
 # --- refusals -------------------------------------------------------------------------------
 cp "$ACTION/checksums/v1.2.3.sha256" "$WORK/good.sha256"
@@ -219,7 +269,7 @@ for ref in main 0123456789abcdef0123456789abcdef01234567 "" v9.9.9; do
   run_install Linux X64 "$ref"
   label="ref '${ref:-(local ./)}' builds with cargo"
   if [[ $(cat "$WORK/cargo.log") == "build --release --locked --manifest-path $ACTION/Cargo.toml" ]] &&
-    grep -qx "$ACTION/target/release" "$RUN_TEMP/github_path"; then
+    path_added "$ACTION/target/release"; then
     expect_installed "$label" "marketplace-publish built-from-source"
   else
     echo "    cargo was called with: $(cat "$WORK/cargo.log")" >>"$WORK/out"

@@ -1,6 +1,6 @@
 //! The whole life of an offer, run as a pipeline would against the simulated portal: publish to
 //! preview, go live, status, cancel, resuming a publish in a second run, the guard against a second
-//! publish, and interruption by real signals.
+//! publish, and interruption by real signals (SIGINT and SIGTERM on Unix, Ctrl-Break on Windows).
 
 mod common;
 
@@ -127,6 +127,9 @@ fn a_publish_that_timed_out_is_resumed_and_completed_by_a_second_run() {
     let sim = simulator(r#"{"operation": {"polls_per_step": 12}}"#);
     let first = run(&env_for(&sim, &[("MARKETPLACE_TIMEOUT", "150ms")]));
     assert_outcome(&first, "timed-out", 7);
+    // The publish was accepted: its status and the operation's id are known even though it runs on.
+    assert_eq!(first.output("http-status"), "202");
+    assert!(!first.output("operation-id").is_empty());
     let location = first.output("operation-location").to_string();
     assert!(location.starts_with(&sim.base_url()), "{location}");
     assert!(first
@@ -163,32 +166,106 @@ fn a_publish_while_one_runs_follows_that_one_instead() {
     );
 }
 
-/// Start a publish that would run for minutes, send `signal` once it is being followed, and collect
-/// the run. A run that ignored the signal would outlive the common watchdog and fail.
-#[cfg(unix)]
-fn interrupted(signal: &str, extra: &[(&str, &str)]) -> (Simulator, Run) {
-    let sim = simulator(r#"{"operation": {"polls_per_step": 1000}}"#);
+/// Start a publish under `plan`, call `send` with its process id once it is being followed, and
+/// collect the run. A run that ignored the signal would outlive the common watchdog and fail.
+fn interrupted_in(plan: &str, send: impl FnOnce(u32), extra: &[(&str, &str)]) -> (Simulator, Run) {
+    let sim = simulator(plan);
     let pending = common::spawn(&env_for(&sim, extra));
     let deadline = Instant::now() + Duration::from_secs(10);
     while sim.count("operation") < 2 {
         assert!(Instant::now() < deadline, "the publish was never followed");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let kill = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pending.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    send(pending.child.id());
     let run = pending.finish();
     (sim, run)
+}
+
+/// Sends `signal` (`TERM`, `INT`) with kill(1).
+#[cfg(unix)]
+fn kill(signal: &str) -> impl FnOnce(u32) + '_ {
+    move |pid| {
+        let kill = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+    }
+}
+
+/// Sends Ctrl-Break to the process group `pid` leads: `common::spawn` starts every run in a group of
+/// its own on Windows, so only that run gets it. (Ctrl-C cannot be sent to one group alone.)
+#[cfg(windows)]
+fn ctrl_break(pid: u32) {
+    const CTRL_BREAK_EVENT: u32 = 1;
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn GenerateConsoleCtrlEvent(event: u32, process_group_id: u32) -> i32;
+    }
+    // SAFETY: a plain Win32 call with two integers; it reads no memory of ours.
+    let sent = unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid) };
+    assert_ne!(
+        sent,
+        0,
+        "GenerateConsoleCtrlEvent: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// A publish that would run for minutes, interrupted by `send`.
+fn interrupted(send: impl FnOnce(u32), extra: &[(&str, &str)]) -> (Simulator, Run) {
+    interrupted_in(r#"{"operation": {"polls_per_step": 1000}}"#, send, extra)
+}
+
+/// Sends each of `signals` with kill(1), a second apart, as CI runners do (more slowly) when they
+/// cancel a job. The run may be gone by the last one, a SIGKILL that then finds no process.
+#[cfg(unix)]
+fn in_turn<'a>(signals: &'a [&'a str]) -> impl FnOnce(u32) + 'a {
+    move |pid| {
+        for (i, signal) in signals.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            let kill = std::process::Command::new("kill")
+                .args([&format!("-{signal}"), &pid.to_string()])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert!(kill.success() || i + 1 == signals.len(), "kill -{signal}");
+        }
+    }
+}
+
+/// CI runners cancel with SIGINT, then SIGTERM, then SIGKILL: a cancellation that hangs must not
+/// hold the run past the second signal, so the outputs are written before the kill.
+#[cfg(unix)]
+#[test]
+fn a_second_signal_ends_a_hanging_cancellation_with_the_outputs_written() {
+    let (sim, run) = interrupted_in(
+        r#"{"operation": {"polls_per_step": 1000},
+            "routes": {"cancel": [{"delay_ms": 60000, "times": "always"}]}}"#,
+        in_turn(&["INT", "TERM", "KILL"]),
+        &[("MARKETPLACE_CANCEL_ON_INTERRUPT", "true")],
+    );
+    assert_outcome(&run, "interrupted", 130);
+    assert!(run
+        .output("operation-location")
+        .starts_with(&sim.base_url()));
+    assert!(
+        run.output("error-message").contains("cancel"),
+        "{}",
+        run.output("error-message")
+    );
 }
 
 #[cfg(unix)]
 #[test]
 fn sigterm_stops_the_wait_at_once_and_still_writes_the_outputs() {
-    let (sim, run) = interrupted("TERM", &[]);
+    let (sim, run) = interrupted(kill("TERM"), &[]);
     assert_outcome(&run, "interrupted", 143);
     assert_eq!(run.output("exit-code"), "143");
+    assert_eq!(run.output("http-status"), "202");
+    assert!(!run.output("operation-id").is_empty());
     assert!(run
         .output("operation-location")
         .starts_with(&sim.base_url()));
@@ -204,15 +281,54 @@ fn sigterm_stops_the_wait_at_once_and_still_writes_the_outputs() {
 #[cfg(unix)]
 #[test]
 fn sigint_is_exit_130() {
-    let (_, run) = interrupted("INT", &[]);
+    let (_, run) = interrupted(kill("INT"), &[]);
     assert_outcome(&run, "interrupted", 130);
 }
 
 #[cfg(unix)]
 #[test]
 fn an_interrupt_cancels_the_operation_when_asked_to() {
-    let (sim, run) = interrupted("TERM", &[("MARKETPLACE_CANCEL_ON_INTERRUPT", "true")]);
+    let (sim, run) = interrupted(kill("TERM"), &[("MARKETPLACE_CANCEL_ON_INTERRUPT", "true")]);
     assert_outcome(&run, "interrupted", 143);
     assert_eq!(sim.count("cancel"), 1);
     assert!(run.output("error-message").contains("asked to cancel"));
+}
+
+#[test]
+fn a_status_read_answered_202_is_still_running() {
+    let sim =
+        simulator(r#"{"routes": {"operation": [{"status": 202, "body": {"status": "running"}}]}}"#);
+    let publish = run(&env_for(&sim, &[]));
+    assert_outcome(&publish, "succeeded", 0);
+}
+
+#[test]
+fn a_deadline_before_anything_was_accepted_is_an_error_not_a_timeout() {
+    let sim = simulator(
+        r#"{"routes": {"publish": [{"status": 503, "times": "always", "headers": {"Retry-After": "1"}}]}}"#,
+    );
+    let publish = run(&env_for(&sim, &[("MARKETPLACE_TIMEOUT", "1500ms")]));
+    assert_outcome(&publish, "error", 8);
+    assert_eq!(publish.output("operation-location"), "");
+}
+
+#[cfg(windows)]
+#[test]
+fn ctrl_break_stops_the_wait_at_once_and_is_exit_149() {
+    let (sim, run) = interrupted(ctrl_break, &[]);
+    assert_outcome(&run, "interrupted", 149);
+    assert_eq!(run.output("exit-code"), "149");
+    assert!(run
+        .output("operation-location")
+        .starts_with(&sim.base_url()));
+    assert_eq!(run.result["outcome"], "interrupted");
+    assert_eq!(sim.count("cancel"), 0);
+}
+
+#[cfg(windows)]
+#[test]
+fn ctrl_break_cancels_the_operation_when_asked_to() {
+    let (sim, run) = interrupted(ctrl_break, &[("MARKETPLACE_CANCEL_ON_INTERRUPT", "true")]);
+    assert_outcome(&run, "interrupted", 149);
+    assert_eq!(sim.count("cancel"), 1);
 }

@@ -17,7 +17,7 @@ const SIM_TOKEN: &str = "sim-token";
 
 /// The contract's outputs, in its order: written out here rather than taken from the program, so that
 /// a change to the program's list fails this test.
-const OUTPUTS: [&str; 10] = [
+const OUTPUTS: [&str; 12] = [
     "outcome",
     "exit-code",
     "http-status",
@@ -28,6 +28,8 @@ const OUTPUTS: [&str; 10] = [
     "error-code",
     "error-message",
     "elapsed-seconds",
+    "product-id",
+    "submission-id",
 ];
 
 /// The outputs' names in JSON and on Azure DevOps: `_` for `-`.

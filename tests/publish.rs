@@ -253,9 +253,16 @@ fn an_error_body_that_is_not_json_is_excerpted() {
     });
     let run = run(&github_env(&server.base_url()));
     assert_eq!(run.code, 3);
+    // The output carries the service's words alone; what failed is in the annotation and the log.
     assert_eq!(
         run.output("error-message"),
-        "publish request: Bad Request: '<html><body>Bad thing</body></html>'"
+        "Bad Request: '<html><body>Bad thing</body></html>'"
+    );
+    assert!(
+        run.stdout
+            .contains("HTTP 400: publish request: Bad Request"),
+        "{}",
+        run.stdout
     );
 }
 

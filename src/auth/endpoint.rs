@@ -7,10 +7,10 @@ use reqwest::{Client, RequestBuilder, StatusCode};
 use url::Url;
 
 use super::AuthError;
-use crate::config::format_duration;
 use crate::http::{innermost_cause, is_transient, read_capped};
 use crate::report::Reporter;
 use crate::secret::Secret;
+use crate::text::format_duration;
 
 /// Pauses before the second and third attempt. Short and few: a token request holds up the whole run, and
 /// a token endpoint that is down for longer will not be back within a CI step.

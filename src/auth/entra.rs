@@ -9,8 +9,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::endpoint::{host_of, Reply, TokenClient};
+use super::EntraApp;
 use super::{jwt, AuthError};
-use crate::config::EntraApp;
 use crate::secret::Secret;
 use crate::text::one_line;
 

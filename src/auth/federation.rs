@@ -9,7 +9,8 @@ use url::Url;
 
 use super::endpoint::{host_of, TokenClient};
 use super::AuthError;
-use crate::config::{is_loopback, AssertionSource, FEDERATION_AUDIENCE};
+use super::{AssertionSource, FEDERATION_AUDIENCE};
+use crate::http::is_loopback;
 use crate::secret::Secret;
 use crate::text::one_line;
 

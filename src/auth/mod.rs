@@ -13,6 +13,7 @@ mod endpoint;
 mod entra;
 mod federation;
 mod jwt;
+mod settings;
 #[cfg(test)]
 mod tests;
 
@@ -21,12 +22,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Mutex;
 
-use crate::config::{format_duration, AssertionSource, AuthSettings, EntraApp};
 use crate::report::Reporter;
 use crate::secret::Secret;
+use crate::text::format_duration;
 use crate::text::one_line;
 use endpoint::TokenClient;
 use entra::Credential;
+pub use settings::{AssertionSource, AuthSettings, EntraApp, FEDERATION_AUDIENCE};
 
 /// Renew this long before a token expires, so that a request never leaves with a token about to lapse.
 const RENEWAL_MARGIN: Duration = Duration::from_secs(300);

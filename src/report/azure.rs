@@ -39,7 +39,7 @@ impl AzureWriter {
     /// of a line, but a later step that prints the variable would run a marker left whole in it.
     fn write_outputs(&mut self, result: &RunResult) -> io::Result<()> {
         for (name, value) in result.outputs() {
-            let variable = azure_property(&name.replace('-', "_"));
+            let variable = azure_property(name.snake());
             self.vso(
                 &format!("task.setvariable variable={variable};isoutput=true"),
                 &neutralize(&value),
@@ -159,17 +159,17 @@ mod tests {
               https://cloudpartner.azure.com/api/operations/x$1"
         ));
         assert!(lines.contains(&"##vso[task.setvariable variable=http_status;isoutput=true]422"));
-        let upload = lines[10].strip_prefix("##vso[task.uploadsummary]").unwrap();
+        let upload = lines[12].strip_prefix("##vso[task.uploadsummary]").unwrap();
         assert!(upload.starts_with(&dir.path().display().to_string()));
         let md = std::fs::read_to_string(upload).unwrap();
         assert!(md.contains("| Error code | ValidationFailed |"));
         assert_eq!(
-            lines[11],
+            lines[13],
             "##vso[task.logissue type=error]marketplace-publish publish: invalid-offer: \
              HTTP 422: validation failed: bad (ValidationFailed). fix the offer in the portal"
         );
-        assert_eq!(lines[12], "##vso[task.complete result=Failed;]DONE");
-        assert_eq!(lines.len(), 13);
+        assert_eq!(lines[14], "##vso[task.complete result=Failed;]DONE");
+        assert_eq!(lines.len(), 15);
     }
 
     #[test]

@@ -56,7 +56,7 @@ impl GitHubWriter {
         let entries: io::Result<String> = result
             .outputs()
             .iter()
-            .map(|(name, value)| output_entry(name, value))
+            .map(|(name, value)| output_entry(name.name(), value))
             .collect();
         entries
             .and_then(|text| append_to(path, &text))
@@ -175,7 +175,7 @@ mod tests {
         result
             .outputs()
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
+            .map(|(k, v)| (k.name().to_string(), v))
             .collect()
     }
 
@@ -248,7 +248,7 @@ mod tests {
         let (mut w, out, output, _summary) = writer(true);
         std::fs::write(output.path(), "earlier=1\n").unwrap();
         let mut result = RunResult::new(Outcome::Succeeded);
-        result.command = "publish".into();
+        result.command = Some("publish".into());
         assert!(w.finish(&result).is_empty());
         assert_eq!(
             out.text(),
@@ -309,9 +309,9 @@ mod tests {
         ) {
             let (mut w, out, output, _summary) = writer(true);
             let mut result = failed_result(&message);
-            result.operation_id = id;
+            result.operation_id = Some(id);
             result.operation_location = Some(location);
-            result.failed_step = message.clone();
+            result.failed_step = Some(message.clone());
             assert!(w.finish(&result).is_empty());
             let text = output.read();
             prop_assert_eq!(parse_github_output(&text), Ok(expected_outputs(&result)));

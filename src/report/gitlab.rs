@@ -73,7 +73,7 @@ fn dotenv(result: &RunResult) -> String {
     let entries: Vec<(String, String)> = result
         .outputs()
         .into_iter()
-        .map(|(name, value)| (dotenv_key(name), single_line(&value)))
+        .map(|(name, value)| (name.variable().to_string(), single_line(&value)))
         .collect();
     let fixed: usize = entries.iter().map(|(key, _)| key.len() + "=\n".len()).sum();
     let lengths: Vec<usize> = entries.iter().map(|(_, value)| value.len()).collect();
@@ -83,14 +83,6 @@ fn dotenv(result: &RunResult) -> String {
         .zip(caps)
         .map(|((key, value), cap)| format!("{key}={}\n", truncate_to(value, cap)))
         .collect()
-}
-
-/// `operation-location` -> `MARKETPLACE_OPERATION_LOCATION`.
-fn dotenv_key(name: &str) -> String {
-    format!(
-        "MARKETPLACE_{}",
-        name.to_ascii_uppercase().replace('-', "_")
-    )
 }
 
 /// Dotenv values cannot span lines: every control character (newlines included) becomes a space.
@@ -237,7 +229,7 @@ mod tests {
         assert!(env.contains(
             "MARKETPLACE_OPERATION_LOCATION=https://cloudpartner.azure.com/api/operations/x$1\n"
         ));
-        assert_eq!(env.lines().count(), 10);
+        assert_eq!(env.lines().count(), 12);
         assert!(out
             .text()
             .starts_with("\x1b[0;31mERROR:\x1b[0m marketplace-publish publish"));
@@ -246,15 +238,15 @@ mod tests {
     #[test]
     fn the_dotenv_stays_under_5_kb_and_keeps_short_values_whole() {
         let mut result = failed_result("x");
-        result.error_message = "é".repeat(10_000);
-        result.operation_id = "i".repeat(3000);
+        result.error_message = Some("é".repeat(10_000));
+        result.operation_id = Some("i".repeat(3000));
         let env = dotenv(&result);
         assert!(env.len() <= DOTENV_MAX_BYTES, "{}", env.len());
         assert!(env.contains("MARKETPLACE_FAILED_STEP=displaycertify\n"));
         assert!(env.contains(
             "MARKETPLACE_OPERATION_LOCATION=https://cloudpartner.azure.com/api/operations/x$1\n"
         ));
-        assert_eq!(env.lines().count(), 10);
+        assert_eq!(env.lines().count(), 12);
     }
 
     #[test]

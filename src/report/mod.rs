@@ -311,8 +311,8 @@ fn truncate_to(text: &str, max_bytes: usize) -> &str {
 /// in the CI's list of annotations.
 fn closing_title(result: &RunResult) -> String {
     let mut title = String::from("marketplace-publish");
-    if !result.command.is_empty() {
-        title = format!("{title} {}", result.command);
+    if let Some(command) = &result.command {
+        title = format!("{title} {command}");
     }
     format!("{title}: {}", result.outcome.as_str())
 }
@@ -373,23 +373,29 @@ fn mask_in(text: &str, secret: &str) -> String {
 fn redact_result(secrets: &[String], result: &RunResult) -> RunResult {
     let mut result = result.clone();
     for field in [
+        &mut result.operation_location,
         &mut result.operation_id,
         &mut result.operation_status,
         &mut result.failed_step,
         &mut result.error_code,
         &mut result.error_message,
+        &mut result.error_context,
         &mut result.hint,
-    ] {
+        &mut result.product_id,
+        &mut result.submission_id,
+    ]
+    .into_iter()
+    .flatten()
+    {
         *field = redact(secrets, field);
-    }
-    if let Some(location) = &mut result.operation_location {
-        *location = redact(secrets, location);
     }
     for note in &mut result.notes {
         *note = redact(secrets, note);
     }
     for step in &mut result.steps {
-        step.description = redact(secrets, &step.description);
+        if let Some(description) = &mut step.description {
+            *description = redact(secrets, description);
+        }
         for (_, text) in &mut step.messages {
             *text = redact(secrets, text);
         }
@@ -449,7 +455,7 @@ mod tests {
             reporter.group_end();
             let mut result = failed_result(SECRET);
             result.operation_location = Some(format!("https://x/{SECRET}"));
-            result.hint = SECRET.to_string();
+            result.hint = Some(SECRET.to_string());
             assert!(reporter.finish(&result).is_empty());
             reporter
                 .write_result_file(&dir.path().join("result.json"), &result)

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::{closing_text, closing_title, escape, truncate_to};
-use crate::outcome::{Outcome, RunResult, StepView};
+use crate::outcome::{Outcome, RunResult, Severity, StepView};
 
 /// Below GitHub's 1 MiB per-step limit, with room for the runner's own bookkeeping.
 const MAX_BYTES: usize = 1_000_000;
@@ -64,13 +64,12 @@ fn overview(result: &RunResult) -> String {
         ("Command", result.command.clone()),
         ("Publisher", result.publisher_id.clone()),
         ("Offer", result.offer_id.clone()),
-        (
-            "Operation",
-            result.operation_location.clone().unwrap_or_default(),
-        ),
+        ("Product", result.product_id.clone()),
+        ("Submission", result.submission_id.clone()),
+        ("Operation", result.operation_location.clone()),
         ("Operation id", result.operation_id.clone()),
         ("Operation status", result.operation_status.clone()),
-        ("Elapsed", format_duration(result.elapsed)),
+        ("Elapsed", Some(human_duration(result.elapsed))),
     ])
 }
 
@@ -78,15 +77,13 @@ fn failure(result: &RunResult) -> String {
     if result.exit_code() == 0 {
         return String::new();
     }
-    let status = result
-        .http_status
-        .map(|s| s.to_string())
-        .unwrap_or_default();
+    let status = result.http_status.map(|s| s.to_string());
     format!(
         "### Failure\n\n{}",
         table(&[
             ("HTTP status", status),
             ("Error code", result.error_code.clone()),
+            ("What failed", result.error_context.clone()),
             ("Message", result.error_message.clone()),
             ("Failed step", result.failed_step.clone()),
             ("Hint", result.hint.clone()),
@@ -120,18 +117,18 @@ fn steps(steps: &[StepView], message_cap: Option<usize>) -> String {
 fn step_row(step: &StepView, message_cap: Option<usize>) -> String {
     let cells = [
         cell(&step.name),
-        cell(&step.description),
+        step.description.as_deref().map(cell).unwrap_or_default(),
         cell(&step.status),
         step.progress.map(|p| format!("{p}%")).unwrap_or_default(),
-        cell(&step.estimate),
-        step.duration.map(format_duration).unwrap_or_default(),
+        step.estimate.as_deref().map(cell).unwrap_or_default(),
+        step.duration.map(human_duration).unwrap_or_default(),
         messages(&step.messages, message_cap),
     ];
     format!("| {} |\n", cells.join(" | "))
 }
 
 /// The messages of one step, one per line within the cell (`<br>` is the only break a cell allows).
-fn messages(messages: &[(String, String)], cap: Option<usize>) -> String {
+fn messages(messages: &[(Severity, String)], cap: Option<usize>) -> String {
     if cap == Some(0) && !messages.is_empty() {
         return format!("({} messages left out)", messages.len());
     }
@@ -142,17 +139,17 @@ fn messages(messages: &[(String, String)], cap: Option<usize>) -> String {
                 Some(cap) if text.len() > cap => format!("{}…", truncate_to(text, cap)),
                 _ => text.clone(),
             };
-            cell(&format!("{level}: {text}"))
+            cell(&format!("{}: {text}", level.as_str()))
         })
         .collect::<Vec<_>>()
         .join("<br>")
 }
 
 /// A two-column table of the rows that have a value.
-fn table(rows: &[(&str, String)]) -> String {
+fn table(rows: &[(&str, Option<String>)]) -> String {
     let body: String = rows
         .iter()
-        .filter(|(_, value)| !value.is_empty())
+        .filter_map(|(name, value)| Some((name, value.as_deref()?)))
         .map(|(name, value)| format!("| {name} | {} |\n", cell(value)))
         .collect();
     format!("| Item | Value |\n|---|---|\n{body}\n")
@@ -178,7 +175,7 @@ fn cell(text: &str) -> String {
 }
 
 /// `1h 2m 5s`, leaving out zero parts (`0s` for nothing).
-fn format_duration(duration: Duration) -> String {
+fn human_duration(duration: Duration) -> String {
     let secs = duration.as_secs();
     let parts = [(secs / 3600, "h"), (secs / 60 % 60, "m"), (secs % 60, "s")];
     let text: Vec<String> = parts
@@ -234,7 +231,7 @@ mod tests {
     #[test]
     fn success_has_no_failure_section() {
         let mut result = RunResult::new(Outcome::Succeeded);
-        result.command = "publish".into();
+        result.command = Some("publish".into());
         let md = markdown(&result);
         assert!(md.starts_with(
             "## ✅ marketplace-publish publish: succeeded\n\nthe operation completed"
@@ -253,9 +250,9 @@ mod tests {
 
     #[test]
     fn durations_read_naturally() {
-        assert_eq!(format_duration(Duration::ZERO), "0s");
-        assert_eq!(format_duration(Duration::from_secs(3600)), "1h");
-        assert_eq!(format_duration(Duration::from_secs(3725)), "1h 2m 5s");
+        assert_eq!(human_duration(Duration::ZERO), "0s");
+        assert_eq!(human_duration(Duration::from_secs(3600)), "1h");
+        assert_eq!(human_duration(Duration::from_secs(3725)), "1h 2m 5s");
     }
 
     #[test]
@@ -264,7 +261,7 @@ mod tests {
         let step = result.steps[0].clone();
         result.steps = vec![step; 600];
         for step in &mut result.steps {
-            step.messages = vec![("error".into(), "y".repeat(5000))];
+            step.messages = vec![(Severity::Error, "y".repeat(5000))];
         }
         let md = markdown(&result);
         assert!(md.len() <= MAX_BYTES);
@@ -275,7 +272,7 @@ mod tests {
     #[test]
     fn a_summary_too_big_even_without_messages_is_cut_at_a_line() {
         let mut result = failed_result("x");
-        result.steps[0].description = "d".repeat(2000);
+        result.steps[0].description = Some("d".repeat(2000));
         let step = result.steps[0].clone();
         result.steps = vec![step; 1000];
         let md = markdown(&result);

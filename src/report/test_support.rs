@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use crate::outcome::{Outcome, RunResult, StepView};
+use crate::outcome::{Outcome, RunResult, Severity, StepView};
 
 /// A `Write` whose bytes the test reads back after handing a clone to a writer.
 #[derive(Clone, Default)]
@@ -112,26 +112,26 @@ pub fn parse_github_output(text: &str) -> Result<BTreeMap<String, String>, Strin
 pub fn failed_result(service_text: &str) -> RunResult {
     let mut result = RunResult::new(Outcome::InvalidOffer);
     result.http_status = Some(422);
-    result.command = "publish".into();
-    result.publisher_id = "contoso".into();
-    result.offer_id = "contoso-offer".into();
+    result.command = Some("publish".into());
+    result.publisher_id = Some("contoso".into());
+    result.offer_id = Some("contoso-offer".into());
     result.operation_location = Some("https://cloudpartner.azure.com/api/operations/x$1".into());
-    result.operation_id = "op-1".into();
-    result.operation_status = "failed".into();
-    result.failed_step = "displaycertify".into();
-    result.error_code = "ValidationFailed".into();
-    result.error_message = format!("validation failed: {service_text}");
-    result.hint = "fix the offer in the portal".into();
+    result.operation_id = Some("op-1".into());
+    result.operation_status = Some("failed".into());
+    result.failed_step = Some("displaycertify".into());
+    result.error_code = Some("ValidationFailed".into());
+    result.error_message = Some(format!("validation failed: {service_text}"));
+    result.hint = Some("fix the offer in the portal".into());
     result.elapsed = Duration::from_secs(75);
     result.notes = vec![format!("note: {service_text}")];
     result.steps = vec![StepView {
         name: "displaycertify".into(),
-        description: format!("Certification {service_text}"),
+        description: Some(format!("Certification {service_text}")),
         status: "failed".into(),
         progress: Some(40),
-        estimate: "< 5 day".into(),
+        estimate: Some("< 5 day".into()),
         duration: Some(Duration::from_secs(3700)),
-        messages: vec![("error".into(), service_text.to_string())],
+        messages: vec![(Severity::Error, service_text.to_string())],
     }];
     result
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::http::{Request, Response, Served};
 use super::plan::AuthPlan;
 use super::stamp::{splitmix, timestamp, unix_now, uuid};
-use crate::config::FEDERATION_AUDIENCE;
+use crate::auth::FEDERATION_AUDIENCE;
 
 /// The access tokens the token endpoint has handed out.
 #[derive(Default)]

@@ -1,16 +1,20 @@
-//! A simulated Cloud Partner Portal, with Entra's token endpoint and GitHub's OIDC endpoint beside it: a
-//! real HTTP server on a loopback port, so that tests and the demo drive the real client over real
-//! sockets, faults included.
+//! A simulated Cloud Partner Portal and Product Ingestion API (under `/rp/product-ingestion`), with
+//! Entra's token endpoint and GitHub's OIDC endpoint beside them: a real HTTP server on a loopback port,
+//! so that tests and the demo drive the real client over real sockets, faults included.
 //!
-//! [`plan`] says what to simulate; `portal` behaves, with `operation` (the walk of steps) and `identity`
-//! (Entra and GitHub OIDC) beside it; [`http`] speaks HTTP/1.1. A [`Simulator`] serves
-//! on a task of the caller's runtime ([`Simulator::start`]) or on a thread of its own
-//! ([`Simulator::start_in_thread`], for synchronous tests that run the binary), records every request,
-//! and stops when dropped. [`run_blocking`] serves until the process is killed, for a `simulate` command.
+//! [`plan`] says what to simulate; `portal` behaves, with `operation` (the walk of steps), `ingestion`
+//! (the Product Ingestion API) and `identity` (Entra and GitHub OIDC) beside it; [`http`] speaks
+//! HTTP/1.1. A [`Simulator`] serves on a task of the caller's runtime ([`Simulator::start`]) or on a
+//! thread of its own ([`Simulator::start_in_thread`], for synchronous tests that run the binary), records
+//! every request, and stops when dropped. [`run_blocking`] serves until the process is killed, for a
+//! `simulate` command.
 
 /// The hand-written HTTP/1.1 layer; public for the recorded [`http::Request`].
 pub mod http;
 mod identity;
+mod ingestion;
+#[cfg(test)]
+mod ingestion_tests;
 mod operation;
 /// The fault plan and the named scenarios.
 pub mod plan;
@@ -27,6 +31,8 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+/// Where the Product Ingestion API lives on the simulator, for `MARKETPLACE_API_BASE`.
+pub use ingestion::PREFIX as INGESTION_PREFIX;
 /// What a test or the `simulate` command needs at hand.
 pub use plan::{scenario, Plan, Route, SCENARIOS};
 
@@ -175,8 +181,8 @@ pub fn run_blocking(addr: SocketAddr, plan: Plan) -> io::Result<()> {
 }
 
 /// How to run the program against the simulator at `bound`: the variables to export (its token, or
-/// its Entra application when the plan accepts no token, and its ids) and polling short enough for a
-/// publish to end in seconds.
+/// its Entra application when the plan accepts no token, and its ids), polling short enough for a
+/// publish to end in seconds, and the two that switch to its Product Ingestion API.
 fn guide(plan: &Plan, bound: &SocketAddr) -> String {
     let base = origin(*bound);
     let mut lines = vec![format!("MARKETPLACE_API_BASE={base}")];
@@ -202,7 +208,9 @@ fn guide(plan: &Plan, bound: &SocketAddr) -> String {
     format!(
         "The simulated portal is listening; Ctrl-C stops it. To publish to it, run marketplace-publish\n\
          in another shell with these variables (one status read a second, so a publish ends in seconds):\n\n\
-         {exports}\n"
+         {exports}\n\
+         For its Product Ingestion API (the pi-* scenarios), also:\n\n\
+         export MARKETPLACE_API=product-ingestion MARKETPLACE_API_BASE={base}{INGESTION_PREFIX}\n\n"
     )
 }
 

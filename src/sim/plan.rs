@@ -29,6 +29,27 @@ pub enum Route {
     Token,
     /// GitHub's OIDC token endpoint.
     Oidc,
+    /// Product Ingestion: `GET .../product` (the offer by external id, paged).
+    #[serde(rename = "pi-product")]
+    PiProduct,
+    /// Product Ingestion: `GET .../plan` (a plan by external id).
+    #[serde(rename = "pi-plan")]
+    PiPlan,
+    /// Product Ingestion: `GET .../submission/{product}`.
+    #[serde(rename = "pi-submissions")]
+    PiSubmissions,
+    /// Product Ingestion: `POST .../configure`, which starts a job.
+    #[serde(rename = "pi-configure")]
+    PiConfigure,
+    /// Product Ingestion: `GET .../configure/{job}/status`.
+    #[serde(rename = "pi-job")]
+    PiJob,
+    /// Product Ingestion: `POST .../configure/{job}/cancel`.
+    #[serde(rename = "pi-cancel")]
+    PiCancel,
+    /// Product Ingestion: `GET .../virtual-machine-plan-technical-configuration/{product}/{plan}`.
+    #[serde(rename = "pi-vm-config")]
+    PiVmConfig,
 }
 
 impl Route {
@@ -43,10 +64,33 @@ impl Route {
             Route::Submissions => "submissions",
             Route::Token => "token",
             Route::Oidc => "oidc",
+            Route::PiProduct => "pi-product",
+            Route::PiPlan => "pi-plan",
+            Route::PiSubmissions => "pi-submissions",
+            Route::PiConfigure => "pi-configure",
+            Route::PiJob => "pi-job",
+            Route::PiCancel => "pi-cancel",
+            Route::PiVmConfig => "pi-vm-config",
         }
     }
 
-    /// Whether the route belongs to the Cloud Partner Portal (bearer token, `api-version`), as opposed to an
+    /// Every Product Ingestion route, for scenarios that break the whole API.
+    pub const INGESTION: [Route; 7] = [
+        Route::PiProduct,
+        Route::PiPlan,
+        Route::PiSubmissions,
+        Route::PiConfigure,
+        Route::PiJob,
+        Route::PiCancel,
+        Route::PiVmConfig,
+    ];
+
+    /// Whether the route belongs to the Product Ingestion API, whose errors are spelled differently.
+    pub fn is_ingestion(self) -> bool {
+        Route::INGESTION.contains(&self)
+    }
+
+    /// Whether the route belongs to a marketplace API (bearer token, a version parameter), as opposed to an
     /// identity endpoint; it decides the shape of scripted error bodies.
     pub fn is_api(self) -> bool {
         !matches!(self, Route::Token | Route::Oidc)
@@ -73,6 +117,8 @@ pub struct Plan {
     pub operation: OperationPlan,
     /// Who may call, and how long tokens last.
     pub auth: AuthPlan,
+    /// How the Product Ingestion API, served beside the portal, behaves.
+    pub ingestion: IngestionPlan,
 }
 
 impl Default for Plan {
@@ -86,6 +132,7 @@ impl Default for Plan {
             location: LocationPlan::default(),
             operation: OperationPlan::default(),
             auth: AuthPlan::default(),
+            ingestion: IngestionPlan::default(),
         }
     }
 }
@@ -380,6 +427,68 @@ impl Default for AuthPlan {
     }
 }
 
+/// The Product Ingestion API's world: one product whose external id is the plan's `offer`, one VM plan, and
+/// jobs that advance by reads, as operations do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestionPlan {
+    /// The product's GUID, in `product/<guid>` and `submission/<guid>/<n>`.
+    pub product_guid: String,
+    /// Whether the product lookup finds the offer; when not, only its GUID reaches it.
+    pub listed: bool,
+    /// The page (from 1) of the product lookup that holds the offer; earlier pages hold other products
+    /// and an `@nextLink`.
+    pub product_page: u32,
+    /// The VM plan's external id, and its GUID in `plan/<productGuid>/<planGuid>`.
+    pub plan_id: String,
+    pub plan_guid: String,
+    /// Reads (job status or submissions) per job state: notStarted, running, then completed.
+    pub reads_per_state: u32,
+    /// The status of a `POST /configure` that starts a job: 200, or 202 as some clients expect.
+    pub configure_status: u16,
+    /// How the job id is spelled in job answers: `jobId` or, as one reference sample has it, `jobID`.
+    pub job_id_key: String,
+    /// Where the submissions stand when the simulator starts.
+    pub start: IngestionStart,
+    /// Preview jobs fail certification.
+    pub fail_certification: bool,
+    /// Draft jobs (resources other than submissions) fail validation.
+    pub fail_draft: bool,
+}
+
+impl Default for IngestionPlan {
+    fn default() -> IngestionPlan {
+        IngestionPlan {
+            product_guid: "2d541119-7c3e-4f0a-9b1d-5e8f6a0c4b21".into(),
+            listed: true,
+            product_page: 1,
+            plan_id: "base".into(),
+            plan_guid: "8e1f0a52-3b6d-4c97-a2e4-71d9c05b3f68".into(),
+            reads_per_state: 1,
+            configure_status: 200,
+            job_id_key: "jobId".into(),
+            start: IngestionStart::default(),
+            fail_certification: false,
+            fail_draft: false,
+        }
+    }
+}
+
+/// The product's submissions before the first request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IngestionStart {
+    /// Only the draft: never published.
+    #[default]
+    Draft,
+    /// A preview job has just started (its entry `notStarted`, then `running`).
+    PreviewRunning,
+    /// A preview succeeded and waits for go-live.
+    PreviewReady,
+    /// A preview went live: the live entry has the preview's id.
+    Live,
+}
+
 /// `expires_in` as it goes on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -420,6 +529,16 @@ pub const SCENARIOS: &[&str] = &[
     "not-found",
     "expiring-token",
     "demo",
+    "pi-happy",
+    "pi-paging",
+    "pi-guard",
+    "pi-certification",
+    "pi-go-live",
+    "pi-cancel",
+    "pi-flaky",
+    "pi-invalid",
+    "pi-forbidden",
+    "pi-not-found",
 ];
 
 /// Text that must never become a workflow command when a client prints it.
@@ -537,6 +656,69 @@ pub fn scenario(name: &str) -> Option<Plan> {
             },
             ..plan
         },
+        name if name.starts_with("pi-") => return ingestion_scenario(name, plan),
+        _ => return None,
+    })
+}
+
+/// The Product Ingestion scenarios: the same listener, the API under its own prefix.
+fn ingestion_scenario(name: &str, plan: Plan) -> Option<Plan> {
+    let with = |ingestion: IngestionPlan| Plan {
+        ingestion,
+        ..plan.clone()
+    };
+    let base = IngestionPlan::default();
+    Some(match name {
+        // Two reads per state, so that a demo shows the job running before it ends.
+        "pi-happy" => with(IngestionPlan {
+            reads_per_state: 2,
+            ..base
+        }),
+        "pi-paging" => with(IngestionPlan {
+            product_page: 3,
+            ..base
+        }),
+        "pi-guard" => with(IngestionPlan {
+            start: IngestionStart::PreviewRunning,
+            reads_per_state: 2,
+            ..base
+        }),
+        "pi-certification" => with(IngestionPlan {
+            fail_certification: true,
+            ..base
+        }),
+        "pi-go-live" => with(IngestionPlan {
+            start: IngestionStart::PreviewReady,
+            ..base
+        }),
+        // As long as a real preview job (days): only a cancel ends it.
+        "pi-cancel" => with(IngestionPlan {
+            reads_per_state: 1_000_000,
+            ..base
+        }),
+        "pi-flaky" => plan
+            .script(
+                Route::PiJob,
+                vec![
+                    Scripted::status(503).with_header("Retry-After", "0"),
+                    Scripted::default(),
+                    Scripted::status(429).with_header("Retry-After", "1"),
+                    Scripted::status(500),
+                ],
+            )
+            .script(Route::PiConfigure, vec![Scripted::status(503)])
+            .script(Route::PiSubmissions, vec![Scripted::status(502)]),
+        "pi-invalid" => with(IngestionPlan {
+            fail_draft: true,
+            ..base
+        }),
+        "pi-forbidden" => Route::INGESTION.into_iter().fold(plan, |plan, route| {
+            plan.script(route, vec![Scripted::status(403).always()])
+        }),
+        "pi-not-found" => with(IngestionPlan {
+            listed: false,
+            ..base
+        }),
         _ => return None,
     })
 }

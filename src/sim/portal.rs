@@ -1,6 +1,7 @@
 //! The simulated services' behaviour: the Cloud Partner Portal's offer and operation routes as the
 //! contract (section 2) and the API notes describe them, with the scripts of the plan laid over them, and
-//! the routing to the identity endpoints.
+//! the routing to the identity endpoints and to the Product Ingestion API (`ingestion`), which shares the
+//! token checks, the recording and the scripts.
 //!
 //! Everything here is synchronous and runs under one lock: the server hands a whole request in and gets a
 //! whole answer back, so the state cannot change halfway through an answer. Operations advance by status
@@ -13,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::http::{self, Delivery, Request, Response, Served};
 use super::identity::{self, entra_error, Tokens};
+use super::ingestion;
 use super::operation::{is_success, normalize, offer_word, steps_json, Kind, Operation, SIGNOFF};
 use super::plan::{
     LocationForm, LocationHeader, LocationShape, Plan, Route, Scripted, Shape, Start,
@@ -29,22 +31,29 @@ pub(super) struct Portal {
     state: Mutex<State>,
 }
 
-#[derive(Default)]
 struct State {
     log: Vec<Recorded>,
     operations: Vec<Operation>,
     tokens: Tokens,
     /// Counts operations, so that their ids differ and runs repeat.
     minted: u64,
+    ingestion: ingestion::State,
 }
 
 impl Portal {
     pub(super) fn new(plan: Plan, base_url: String, foreign_origin: String) -> Portal {
+        let state = State {
+            log: Vec::new(),
+            operations: Vec::new(),
+            tokens: Tokens::default(),
+            minted: 0,
+            ingestion: ingestion::State::new(&plan),
+        };
         let portal = Portal {
             plan,
             base_url,
             foreign_origin,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
         };
         portal.seed();
         portal
@@ -118,6 +127,18 @@ impl Portal {
                 expect_method(req, "GET")?;
                 identity::oidc(&self.plan.auth, req)
             }
+            Target::Ingestion(target) => {
+                expect_method(req, target.method())?;
+                self.authenticate(state, req)
+                    .map_err(|message| challenge(ingestion::error(401, "unauthorized", message)))?;
+                ingestion::answer(
+                    &self.plan,
+                    &self.base_url,
+                    &mut state.ingestion,
+                    req,
+                    target,
+                )
+            }
             Target::DollarOperation => {
                 expect_method(req, "GET")?;
                 self.authorize(state, req)?;
@@ -155,21 +176,25 @@ impl Portal {
 
     /// Checks the bearer token and the `api-version`, as the API does before anything else.
     fn authorize(&self, state: &mut State, req: &Request) -> Result<(), Response> {
-        let token = req.bearer().ok_or_else(|| {
-            unauthorized("Authentication failed. The 'Authorization' header is missing or is not a Bearer token.")
-        })?;
-        if !self.plan.auth.tokens.iter().any(|t| t == token) {
-            state
-                .tokens
-                .admit(&self.plan.auth, token)
-                .map_err(unauthorized)?;
-        }
+        self.authenticate(state, req)
+            .map_err(|message| challenge(api_error(401, "Unauthorized", message)))?;
         if req.query("api-version").as_deref() != Some(self.plan.api_version.as_str()) {
             let message = format!(
                 "Invalid api version. Allowed values are [{}]",
                 self.plan.api_version
             );
             return Err(api_error(400, "InvalidAPIVersion", &message));
+        }
+        Ok(())
+    }
+
+    /// Checks the bearer token, for either API; says why it is refused.
+    fn authenticate(&self, state: &mut State, req: &Request) -> Result<(), &'static str> {
+        let token = req.bearer().ok_or(
+            "Authentication failed. The 'Authorization' header is missing or is not a Bearer token.",
+        )?;
+        if !self.plan.auth.tokens.iter().any(|t| t == token) {
+            state.tokens.admit(&self.plan.auth, token)?;
         }
         Ok(())
     }
@@ -388,6 +413,7 @@ enum Target<'a> {
         tenant: &'a str,
     },
     Oidc,
+    Ingestion(ingestion::Target<'a>),
 }
 
 enum Action<'a> {
@@ -422,6 +448,9 @@ impl<'a> Target<'a> {
             ["api", "operations", _] => Some(Target::DollarOperation),
             [tenant, "oauth2", "v2.0", "token"] => Some(Target::Token { tenant }),
             ["oidc", "token"] => Some(Target::Oidc),
+            ["rp", "product-ingestion", rest @ ..] => {
+                ingestion::Target::parse(rest).map(Target::Ingestion)
+            }
             _ => None,
         }
     }
@@ -439,6 +468,7 @@ impl<'a> Target<'a> {
             Target::DollarOperation => Route::Operation,
             Target::Token { .. } => Route::Token,
             Target::Oidc => Route::Oidc,
+            Target::Ingestion(target) => target.route(),
         }
     }
 }
@@ -494,8 +524,8 @@ fn api_error(status: u16, code: &str, message: &str) -> Response {
     )
 }
 
-fn unauthorized(message: &str) -> Response {
-    let mut response = api_error(401, "Unauthorized", message);
+/// A 401 that names the scheme, as both APIs' gateways do.
+fn challenge(mut response: Response) -> Response {
     response.set_header("WWW-Authenticate", "Bearer");
     response
 }
@@ -512,6 +542,20 @@ fn made_up(route: Route, status: u16) -> Response {
     }
     let reason = http::reason(status);
     let message = format!("Simulated {status} {reason}.");
+    if route.is_ingestion() {
+        // The API's codes are camel case: `serviceUnavailable`, `tooManyRequests`.
+        let code: String = reason
+            .split(' ')
+            .map(|w| {
+                let mut chars = w.chars();
+                chars
+                    .next()
+                    .map_or(String::new(), |c| c.to_uppercase().chain(chars).collect())
+            })
+            .collect();
+        let code = code[..1].to_lowercase() + &code[1..];
+        return ingestion::error(status, &code, &message);
+    }
     if route.is_api() {
         return api_error(status, &reason.replace(' ', ""), &message);
     }

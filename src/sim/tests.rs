@@ -26,18 +26,18 @@ const PUBLISH_STEPS: [&str; 6] = [
 ];
 
 /// One answer, read whole.
-struct Reply {
-    status: u16,
+pub(super) struct Reply {
+    pub(super) status: u16,
     headers: reqwest::header::HeaderMap,
-    text: String,
+    pub(super) text: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("{e}: {}", self.text))
     }
 
-    fn header(&self, name: &str) -> Option<String> {
+    pub(super) fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
             .map(|v| v.to_str().unwrap().to_string())
@@ -49,13 +49,13 @@ impl Reply {
             .expect("a location header")
     }
 
-    fn error_code(&self) -> String {
+    pub(super) fn error_code(&self) -> String {
         self.json()["error"]["code"].as_str().unwrap().to_string()
     }
 }
 
 /// A request builder: `path` is a path on the simulator or an absolute URL.
-struct Call<'a> {
+pub(super) struct Call<'a> {
     sim: &'a Simulator,
     method: reqwest::Method,
     path: String,
@@ -65,13 +65,13 @@ struct Call<'a> {
 }
 
 impl Call<'_> {
-    fn bearer(mut self, token: &str) -> Self {
+    pub(super) fn bearer(mut self, token: &str) -> Self {
         self.headers
             .push(("authorization", format!("Bearer {token}")));
         self
     }
 
-    fn body(mut self, content_type: &str, body: &str) -> Self {
+    pub(super) fn body(mut self, content_type: &str, body: &str) -> Self {
         self.headers
             .push(("content-type", content_type.to_string()));
         self.body = Some(body.to_string());
@@ -108,12 +108,12 @@ impl Call<'_> {
         })
     }
 
-    async fn send(self) -> Reply {
+    pub(super) async fn send(self) -> Reply {
         self.try_send().await.expect("an answer")
     }
 }
 
-fn call<'a>(sim: &'a Simulator, method: &str, path: &str) -> Call<'a> {
+pub(super) fn call<'a>(sim: &'a Simulator, method: &str, path: &str) -> Call<'a> {
     Call {
         sim,
         method: method.parse().unwrap(),
@@ -125,7 +125,7 @@ fn call<'a>(sim: &'a Simulator, method: &str, path: &str) -> Call<'a> {
 }
 
 /// An authorized API call.
-fn api<'a>(sim: &'a Simulator, method: &str, path: &str) -> Call<'a> {
+pub(super) fn api<'a>(sim: &'a Simulator, method: &str, path: &str) -> Call<'a> {
     call(sim, method, path).bearer(TOKEN)
 }
 
@@ -169,15 +169,15 @@ fn step<'v>(operation: &'v Value, name: &str) -> &'v Value {
     steps.iter().find(|s| s["stepName"] == name).unwrap()
 }
 
-async fn start(plan: Plan) -> Simulator {
+pub(super) async fn start(plan: Plan) -> Simulator {
     Simulator::start(plan).await.unwrap()
 }
 
-async fn start_scenario(name: &str) -> Simulator {
+pub(super) async fn start_scenario(name: &str) -> Simulator {
     start(scenario(name).unwrap()).await
 }
 
-fn plan(json: Value) -> Plan {
+pub(super) fn plan(json: Value) -> Plan {
     serde_json::from_value(json).unwrap()
 }
 

@@ -144,7 +144,8 @@ pub fn spawn(env: &[(String, String)]) -> Pending {
     let dir = scratch_dir();
     std::fs::write(dir.join("github_output"), "").unwrap();
     std::fs::write(dir.join("step_summary"), "").unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_marketplace-publish"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_marketplace-publish"));
+    command
         .env_clear()
         .env("GITHUB_OUTPUT", dir.join("github_output"))
         .env("GITHUB_STEP_SUMMARY", dir.join("step_summary"))
@@ -152,9 +153,15 @@ pub fn spawn(env: &[(String, String)]) -> Pending {
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
+        .stderr(Stdio::piped());
+    // A process group of its own, so that a test can send Ctrl-Break to this run and not to itself.
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+        command.creation_flags(CREATE_NEW_PROCESS_GROUP);
+    }
+    let child = command.spawn().expect("the binary runs");
     Pending { child, dir }
 }
 

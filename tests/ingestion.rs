@@ -1,0 +1,500 @@
+//! Contract tests of the Product Ingestion API (contract section 6): the built binary against an
+//! `httpmock` server whose base carries a path, one test per request shape and answer variant.
+
+mod common;
+
+use common::{set, Run, TOKEN};
+use httpmock::prelude::*;
+use httpmock::Mock;
+use serde_json::{json, Value};
+
+const ROOT: &str = "/rp/product-ingestion";
+const VERSION: &str = "2022-03-01-preview2";
+const GUID: &str = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+const JOB: &str = "d4261631-c583-4949-a612-5150882632e9";
+
+fn base(server: &MockServer) -> String {
+    format!("{}{ROOT}", server.base_url())
+}
+
+fn path(tail: &str) -> String {
+    format!("{ROOT}/{tail}")
+}
+
+fn submission(n: u64) -> String {
+    format!("submission/{GUID}/{n}")
+}
+
+fn env(server: &MockServer) -> Vec<(String, String)> {
+    [
+        ("GITHUB_ACTIONS", "true"),
+        ("MARKETPLACE_API", "product-ingestion"),
+        ("MARKETPLACE_OFFER_ID", "contoso-offer"),
+        ("MARKETPLACE_TOKEN", TOKEN),
+        ("MARKETPLACE_API_BASE", &base(server)),
+        ("MARKETPLACE_POLL_INTERVAL", "10ms"),
+        ("MARKETPLACE_POLL_MAX_INTERVAL", "40ms"),
+        ("MARKETPLACE_TIMEOUT", "15s"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn draft() -> Value {
+    json!({"id": submission(0), "product": format!("product/{GUID}"), "target": {"targetType": "draft"}})
+}
+
+fn entry(n: u64, target: &str, status: &str, result: &str) -> Value {
+    json!({"$schema": "https://schema.mp.microsoft.com/schema/submission/2022-03-01-preview2",
+           "id": submission(n), "product": format!("product/{GUID}"),
+           "target": {"targetType": target}, "status": status, "result": result})
+}
+
+/// The product lookup answering with the offer in one page.
+fn product(server: &MockServer) -> Mock<'_> {
+    server.mock(|when, then| {
+        when.method(GET)
+            .path(path("product"))
+            .query_param("externalId", "contoso-offer")
+            .query_param("$version", VERSION)
+            .header("authorization", format!("Bearer {TOKEN}"));
+        then.status(200).json_body(json!({"value": [
+            {"id": format!("product/{GUID}"), "identity": {"externalId": "contoso-offer"},
+             "type": "azureVirtualMachine"}]}));
+    })
+}
+
+fn submissions(server: &MockServer, entries: Vec<Value>) -> Mock<'_> {
+    server.mock(|when, then| {
+        when.method(GET)
+            .path(path(&format!("submission/{GUID}")))
+            .query_param("$version", VERSION);
+        then.status(200).json_body(json!({ "value": entries }));
+    })
+}
+
+fn configure(server: &MockServer, body: Value, answer: Value) -> Mock<'_> {
+    server.mock(|when, then| {
+        when.method(POST)
+            .path(path("configure"))
+            .query_param("$version", VERSION)
+            .header("content-type", "application/json")
+            .json_body(body);
+        then.status(200).json_body(answer);
+    })
+}
+
+fn job_status(server: &MockServer, answer: Value) -> Mock<'_> {
+    server.mock(|when, then| {
+        when.method(GET)
+            .path(path(&format!("configure/{JOB}/status")))
+            .query_param("$version", VERSION);
+        then.status(200).json_body(answer);
+    })
+}
+
+fn job(status: &str, result: &str) -> Value {
+    json!({"jobId": JOB, "jobStatus": status, "jobResult": result,
+           "jobStart": "2022-03-01T13:32:43.123456Z", "jobEnd": "0001-01-01T00:00:00", "errors": []})
+}
+
+fn preview_body() -> Value {
+    json!({"$schema": format!("https://schema.mp.microsoft.com/schema/configure/{VERSION}"),
+           "resources": [{"$schema": "https://schema.mp.microsoft.com/schema/submission/2022-03-01-preview2",
+                          "product": format!("product/{GUID}"), "target": {"targetType": "preview"}}]})
+}
+
+fn location(server: &MockServer) -> String {
+    format!("{}/configure/{JOB}/status", base(server))
+}
+
+fn checked(run: Run) -> Run {
+    run.assert_never_shows(TOKEN);
+    run.assert_no_forged_commands();
+    run
+}
+
+#[test]
+fn a_publish_looks_up_the_product_posts_the_preview_and_ends_at_a_ready_preview() {
+    let server = MockServer::start();
+    let lookup = product(&server);
+    let subs = submissions(
+        &server,
+        vec![
+            draft(),
+            entry(1, "live", "completed", "succeeded"),
+            entry(2, "preview", "completed", "succeeded"),
+        ],
+    );
+    let post = configure(
+        &server,
+        preview_body(),
+        json!({"jobId": JOB, "jobStatus": "notStarted"}),
+    );
+    let status = job_status(&server, job("completed", "succeeded"));
+    let run = checked(common::run(&env(&server)));
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    lookup.assert_calls(1);
+    post.assert_calls(1);
+    status.assert_calls(1);
+    // The guard before, and the end state after.
+    subs.assert_calls(2);
+    assert_eq!(run.output("outcome"), "preview-ready");
+    assert_eq!(run.output("product-id"), format!("product/{GUID}"));
+    assert_eq!(run.output("submission-id"), submission(2));
+    assert_eq!(run.output("operation-location"), location(&server));
+    assert_eq!(run.output("operation-id"), JOB);
+    assert_eq!(run.output("operation-status"), "succeeded");
+    assert_eq!(run.output("http-status"), "200");
+}
+
+#[test]
+fn the_lookup_follows_next_links_and_a_durable_id_needs_none() {
+    let server = MockServer::start();
+    let first = server.mock(|when, then| {
+        when.method(GET)
+            .path(path("product"))
+            .query_param_missing("continuationToken");
+        then.status(200).json_body(json!({
+            "value": [{"id": "product/aaaaaaaa-0000-0000-0000-000000000000",
+                       "identity": {"externalId": "contoso-offer-2"}}],
+            "@nextLink": format!("{}/product?externalId=contoso-offer&continuationToken=abc", base(&server))}));
+    });
+    let second = server.mock(|when, then| {
+        when.method(GET)
+            .path(path("product"))
+            .query_param("continuationToken", "abc")
+            .query_param("$version", VERSION);
+        then.status(200).json_body(json!({"value": [
+            {"id": format!("product/{GUID}"), "identity": {"externalId": "contoso-offer"}}]}));
+    });
+    submissions(&server, vec![draft()]);
+    let mut env = env(&server);
+    set(&mut env, "MARKETPLACE_COMMAND", "status");
+    let run = checked(common::run(&env));
+    first.assert_calls(1);
+    second.assert_calls(1);
+    assert_eq!(run.code, 4, "{}", run.stdout);
+    assert!(run.output("error-message").contains("never been published"));
+    assert_eq!(run.output("product-id"), format!("product/{GUID}"));
+
+    let server = MockServer::start();
+    let lookup = product(&server);
+    submissions(&server, vec![draft()]);
+    for given in [format!("product/{GUID}"), GUID.to_string()] {
+        let mut env = self::env(&server);
+        set(&mut env, "MARKETPLACE_COMMAND", "status");
+        set(&mut env, "MARKETPLACE_OFFER_ID", &given);
+        let run = checked(common::run(&env));
+        assert_eq!(run.code, 4, "{}", run.stdout);
+        assert_eq!(run.output("product-id"), format!("product/{GUID}"));
+    }
+    lookup.assert_calls(0);
+}
+
+#[test]
+fn a_next_link_off_the_api_origin_is_refused_and_nothing_is_sent_there() {
+    let server = MockServer::start();
+    let elsewhere = MockServer::start();
+    let foreign = elsewhere.mock(|when, then| {
+        when.any_request();
+        then.status(200).json_body(json!({"value": []}));
+    });
+    server.mock(|when, then| {
+        when.method(GET).path(path("product"));
+        then.status(200).json_body(json!({"value": [],
+            "@nextLink": format!("{}/product?page=2", base(&elsewhere))}));
+    });
+    let run = checked(common::run(&env(&server)));
+    assert_eq!(run.code, 8, "{}", run.stdout);
+    assert_eq!(run.output("outcome"), "error");
+    foreign.assert_calls(0);
+}
+
+#[test]
+fn a_submission_in_progress_is_followed_and_nothing_is_started() {
+    let server = MockServer::start();
+    product(&server);
+    submissions(
+        &server,
+        vec![draft(), entry(3, "preview", "running", "pending")],
+    );
+    let post = configure(&server, preview_body(), json!({"jobId": JOB}));
+    let mut env = env(&server);
+    set(&mut env, "MARKETPLACE_WAIT", "false");
+    let run = checked(common::run(&env));
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    post.assert_calls(0);
+    assert!(run.everything().contains("already in progress"));
+    assert_eq!(run.output("submission-id"), submission(3));
+    assert_eq!(run.output("operation-status"), "running");
+}
+
+#[test]
+fn a_job_named_as_job_id_with_schema_is_followed_and_wait_false_stops_at_accepted() {
+    let server = MockServer::start();
+    product(&server);
+    submissions(&server, vec![draft()]);
+    let post = configure(
+        &server,
+        preview_body(),
+        json!({"$schema": "https://schema.mp.microsoft.com/schema/configure-status/2022-03-01-preview2",
+               "jobID": JOB, "jobStatus": "notStarted", "jobResult": "pending", "jobEnd": "0001-01-01"}),
+    );
+    let status = job_status(&server, job("running", "pending"));
+    let mut env = env(&server);
+    set(&mut env, "MARKETPLACE_WAIT", "false");
+    let run = checked(common::run(&env));
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    post.assert_calls(1);
+    status.assert_calls(0);
+    assert_eq!(run.output("outcome"), "accepted");
+    assert_eq!(run.output("operation-id"), JOB);
+    assert_eq!(run.output("operation-location"), location(&server));
+}
+
+#[test]
+fn go_live_needs_a_succeeded_preview() {
+    let server = MockServer::start();
+    product(&server);
+    submissions(
+        &server,
+        vec![draft(), entry(2, "preview", "completed", "failed")],
+    );
+    let post = server.mock(|when, then| {
+        when.method(POST);
+        then.status(200).json_body(json!({"jobId": JOB}));
+    });
+    let mut env = env(&server);
+    set(&mut env, "MARKETPLACE_COMMAND", "go-live");
+    let run = checked(common::run(&env));
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert_eq!(run.output("outcome"), "bad-request");
+    post.assert_calls(0);
+}
+
+#[test]
+fn go_live_of_a_preview_already_live_sends_nothing() {
+    let server = MockServer::start();
+    product(&server);
+    submissions(
+        &server,
+        vec![
+            draft(),
+            entry(2, "preview", "completed", "succeeded"),
+            entry(2, "live", "completed", "succeeded"),
+        ],
+    );
+    let post = server.mock(|when, then| {
+        when.method(POST);
+        then.status(200).json_body(json!({"jobId": JOB}));
+    });
+    let mut env = env(&server);
+    set(&mut env, "MARKETPLACE_COMMAND", "go-live");
+    let run = checked(common::run(&env));
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.output("outcome"), "succeeded");
+    post.assert_calls(0);
+}
+
+#[test]
+fn go_live_posts_the_preview_submission_to_live() {
+    let server = MockServer::start();
+    product(&server);
+    submissions(
+        &server,
+        vec![
+            draft(),
+            entry(1, "live", "completed", "succeeded"),
+            entry(2, "preview", "completed", "succeeded"),
+        ],
+    );
+    let body = json!({"$schema": format!("https://schema.mp.microsoft.com/schema/configure/{VERSION}"),
+        "resources": [{"$schema": "https://schema.mp.microsoft.com/schema/submission/2022-03-01-preview2",
+                       "id": submission(2), "product": format!("product/{GUID}"),
+                       "target": {"targetType": "live"}}]});
+    let post = configure(&server, body, json!({"jobId": JOB}));
+    job_status(&server, job("completed", "succeeded"));
+    let mut env = env(&server);
+    set(&mut env, "MARKETPLACE_COMMAND", "go-live");
+    let run = checked(common::run(&env));
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    post.assert_calls(1);
+    assert_eq!(run.output("outcome"), "succeeded");
+    assert_eq!(run.output("submission-id"), submission(2));
+}
+
+#[test]
+fn status_reads_the_submissions() {
+    let cases = [
+        (entry(3, "preview", "notStarted", "pending"), 0, "running"),
+        (
+            entry(3, "preview", "completed", "succeeded"),
+            0,
+            "preview-ready",
+        ),
+        (
+            entry(1, "preview", "completed", "succeeded"),
+            0,
+            "succeeded",
+        ),
+        (entry(3, "preview", "completed", "failed"), 1, "failed"),
+    ];
+    for (preview, code, outcome) in cases {
+        let server = MockServer::start();
+        product(&server);
+        submissions(
+            &server,
+            vec![draft(), entry(1, "live", "completed", "succeeded"), preview],
+        );
+        let mut env = env(&server);
+        set(&mut env, "MARKETPLACE_COMMAND", "status");
+        set(&mut env, "MARKETPLACE_WAIT", "false");
+        let run = checked(common::run(&env));
+        assert_eq!(
+            (run.code, run.output("outcome")),
+            (code, outcome),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn cancel_posts_to_the_given_job() {
+    let server = MockServer::start();
+    let cancel = server.mock(|when, then| {
+        when.method(POST)
+            .path(path(&format!("configure/{JOB}/cancel")))
+            .query_param("$version", VERSION);
+        then.status(200).json_body(job("completed", "cancelled"));
+    });
+    let mut env = env(&server);
+    set(&mut env, "MARKETPLACE_COMMAND", "cancel");
+    set(
+        &mut env,
+        "MARKETPLACE_OPERATION",
+        &format!("configure/{JOB}"),
+    );
+    let run = checked(common::run(&env));
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    cancel.assert_calls(1);
+    assert_eq!(run.output("outcome"), "canceled");
+    assert_eq!(run.output("operation-status"), "cancelled");
+    assert_eq!(run.output("operation-location"), location(&server));
+
+    let server = MockServer::start();
+    server.mock(|when, then| {
+        when.method(POST)
+            .path(path(&format!("configure/{JOB}/cancel")));
+        then.status(400)
+            .json_body(json!({"error": {"code": "badRequest",
+            "message": "Cannot cancel job, job has already completed.", "details": []}}));
+    });
+    let mut env = self::env(&server);
+    set(&mut env, "MARKETPLACE_COMMAND", "cancel");
+    set(&mut env, "MARKETPLACE_OPERATION", &location(&server));
+    let run = checked(common::run(&env));
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(run
+        .output("error-message")
+        .contains("Cannot cancel job, job has already completed."));
+
+    set(&mut env, "MARKETPLACE_OPERATION", "");
+    let run = checked(common::run(&env));
+    assert_eq!(run.code, 2, "{}", run.stdout);
+}
+
+#[test]
+fn a_failed_certification_names_the_step_and_the_deepest_message() {
+    let server = MockServer::start();
+    product(&server);
+    submissions(&server, vec![draft()]);
+    configure(&server, preview_body(), json!({"jobId": JOB}));
+    let mut failed = job("completed", "failed");
+    failed["errors"] = json!([{"resourceId": "submission/2d541119", "code": "internalServerError",
+        "message": "Operation failed",
+        "details": [{"code": "invalidState", "message": "Certification",
+            "details": [{"code": "invalidState", "message": "Issues found during Certification."}]}]}]);
+    job_status(&server, failed);
+    let run = checked(common::run(&env(&server)));
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.output("outcome"), "failed");
+    assert_eq!(run.output("failed-step"), "certification");
+    assert_eq!(run.output("error-code"), "invalidState");
+    assert_eq!(
+        run.output("error-message"),
+        "Issues found during Certification."
+    );
+    let log = format!("{}\n{}", run.stdout, run.stderr);
+    for message in [
+        "Operation failed",
+        "Certification",
+        "Issues found during Certification.",
+    ] {
+        assert!(log.contains(message), "{message}: {log}");
+    }
+}
+
+#[test]
+fn an_accepted_configure_without_a_job_id_is_unusable() {
+    let server = MockServer::start();
+    product(&server);
+    submissions(&server, vec![draft()]);
+    configure(&server, preview_body(), json!({"status": "ok"}));
+    let run = checked(common::run(&env(&server)));
+    assert_eq!(run.code, 8, "{}", run.stdout);
+    assert!(
+        run.output("error-message").contains("no job"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_given_job_is_resumed_in_either_form() {
+    let server = MockServer::start();
+    product(&server);
+    submissions(
+        &server,
+        vec![
+            draft(),
+            entry(1, "live", "completed", "succeeded"),
+            entry(2, "preview", "completed", "succeeded"),
+        ],
+    );
+    let post = server.mock(|when, then| {
+        when.method(POST);
+        then.status(200).json_body(json!({"jobId": JOB}));
+    });
+    job_status(&server, job("completed", "succeeded"));
+    for given in [format!("configure/{JOB}"), location(&server)] {
+        let mut env = env(&server);
+        set(&mut env, "MARKETPLACE_OPERATION", &given);
+        let run = checked(common::run(&env));
+        assert_eq!(run.code, 0, "{}", run.stdout);
+        assert_eq!(run.output("outcome"), "preview-ready");
+        assert_eq!(run.output("operation-location"), location(&server));
+        assert_eq!(run.output("submission-id"), submission(2));
+    }
+    post.assert_calls(0);
+}
+
+#[test]
+fn a_short_poll_interval_on_a_remote_base_is_warned_about() {
+    let mut env: Vec<(String, String)> = vec![
+        ("MARKETPLACE_API".into(), "product-ingestion".into()),
+        ("MARKETPLACE_OFFER_ID".into(), "contoso-offer".into()),
+        ("MARKETPLACE_TOKEN".into(), TOKEN.into()),
+        ("MARKETPLACE_COMMAND".into(), "configure".into()),
+    ];
+    set(&mut env, "MARKETPLACE_POLL_INTERVAL", "10s");
+    let run = checked(common::run(&env));
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run
+        .everything()
+        .contains("at most one status read a minute"));
+    let message = run.result["error_message"].as_str().unwrap_or_default();
+    assert!(message.contains("MARKETPLACE_CONFIGURE_FILE"), "{message}");
+}
