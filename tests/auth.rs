@@ -674,3 +674,36 @@ fn no_secret_shows_in_plain_mode_either() {
         }
     }
 }
+
+/// The same guarantee with the Product Ingestion API, a new VM image version's SAS URL included.
+#[test]
+fn no_secret_shows_with_the_product_ingestion_api_either() {
+    let file = TokenFile::new("leak-pi", &platform_jwt(SUBJECT));
+    let signature = "sig=cGktbGVhay10ZXN0LXNpZw";
+    for cred in every_credential(&file) {
+        let sim = start(plan(r#"{"auth": {"token_uses": 2}}"#));
+        let mut env = env(&sim, std::slice::from_ref(&cred));
+        let base = format!("{}/rp/product-ingestion", sim.base_url());
+        let disk = format!("https://images.blob.core.windows.net/vhds/os.vhd?sv=2024&{signature}");
+        for (name, value) in [
+            ("MARKETPLACE_API", "product-ingestion"),
+            ("MARKETPLACE_API_BASE", base.as_str()),
+            ("MARKETPLACE_PUBLISHER_ID", ""),
+            ("MARKETPLACE_NOTIFICATION_EMAILS", ""),
+            ("MARKETPLACE_PLAN_ID", "base"),
+            ("MARKETPLACE_IMAGE_VERSION", "3.1.4"),
+            ("MARKETPLACE_OS_DISK_URL", disk.as_str()),
+            ("RUNNER_DEBUG", "1"),
+        ] {
+            set(&mut env, name, value);
+        }
+        let run = run(&env);
+        assert_eq!(run.code, 0, "{cred:?}:\n{}", run.stdout);
+        let secrets = secrets_sent(&sim);
+        assert!(!secrets.is_empty(), "{cred:?}");
+        let signature_value = signature.trim_start_matches("sig=");
+        for secret in secrets.iter().map(String::as_str).chain([signature_value]) {
+            run.assert_never_shows(secret);
+        }
+    }
+}

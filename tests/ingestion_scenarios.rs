@@ -17,6 +17,14 @@ fn publish(name: &str, extra: &[(&str, &str)]) -> (Simulator, Run) {
 
 /// One run as a GitHub step against `sim`'s Product Ingestion API, `extra` overriding the defaults.
 fn run_against(sim: &Simulator, extra: &[(&str, &str)]) -> Run {
+    let run = run(&env_for(sim, extra));
+    run.assert_never_shows(SIM_TOKEN);
+    run.assert_no_forged_commands();
+    run
+}
+
+/// A GitHub step's variables for `sim`'s Product Ingestion API, `extra` overriding the defaults.
+fn env_for(sim: &Simulator, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let base = format!("{}/rp/product-ingestion", sim.base_url());
     let mut env: Vec<(String, String)> = [
         ("GITHUB_ACTIONS", "true"),
@@ -35,10 +43,7 @@ fn run_against(sim: &Simulator, extra: &[(&str, &str)]) -> Run {
         env.retain(|(name, _)| name != k);
         env.push((k.to_string(), v.to_string()));
     }
-    let run = run(&env);
-    run.assert_never_shows(SIM_TOKEN);
-    run.assert_no_forged_commands();
-    run
+    env
 }
 
 fn assert_outcome(run: &Run, outcome: &str, code: i32) {
@@ -216,4 +221,49 @@ fn changes_while_a_submission_runs_are_refused_at_once() {
     assert_outcome(&run, "bad-request", 3);
     assert!(run.output("error-message").contains("in progress"));
     assert_eq!(sim.count("pi-configure"), 0);
+}
+
+#[test]
+fn a_job_started_without_waiting_is_resumed_by_status() {
+    let (sim, first) = publish("pi-happy", &[("MARKETPLACE_WAIT", "false")]);
+    assert_outcome(&first, "accepted", 0);
+    let location = first.output("operation-location").to_string();
+    let status = run_against(
+        &sim,
+        &[
+            ("MARKETPLACE_COMMAND", "status"),
+            ("MARKETPLACE_OPERATION", &location),
+        ],
+    );
+    assert_outcome(&status, "preview-ready", 0);
+    assert_eq!(status.output("operation-location"), location);
+    assert_eq!(sim.count("pi-configure"), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_interrupt_cancels_the_job_when_asked_to() {
+    let sim = Simulator::start_in_thread(scenario("pi-cancel").unwrap()).unwrap();
+    let pending = common::spawn(&env_for(
+        &sim,
+        &[("MARKETPLACE_CANCEL_ON_INTERRUPT", "true")],
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sim.count("pi-job") < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job was never followed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pending.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let run = pending.finish();
+    assert_outcome(&run, "interrupted", 143);
+    assert_eq!(sim.count("pi-cancel"), 1);
+    assert!(run.output("error-message").contains("asked to cancel"));
+    assert!(!run.output("operation-id").is_empty());
 }

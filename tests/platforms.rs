@@ -477,3 +477,33 @@ fn plain_runs_no_command_from_service_text() {
     assert_eq!(json["outcome"], "failed");
     assert_no_forged_commands(&run, false);
 }
+
+/// Every input of the action reaches the program as the contract's variable of the same name, in
+/// kebab case, and nothing else is passed under the prefix but the CI choice.
+#[test]
+fn the_actions_inputs_are_the_programs_variables() {
+    let action =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
+    let (inputs_part, rest) = action.split_once("\noutputs:").unwrap();
+    let declared: BTreeSet<String> = inputs_part
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ")?.strip_suffix(':'))
+        .filter(|name| !name.starts_with(' ') && !name.contains(' '))
+        .map(str::to_string)
+        .collect();
+    let mut passed = BTreeSet::new();
+    for line in rest.lines().map(str::trim) {
+        let Some((variable, value)) = line.split_once(": ${{ inputs.") else {
+            continue;
+        };
+        let input = value.trim_end_matches(" }}");
+        let expected = format!(
+            "MARKETPLACE_{}",
+            input.to_ascii_uppercase().replace('-', "_")
+        );
+        assert_eq!(variable, expected, "{line}");
+        passed.insert(input.to_string());
+    }
+    assert_eq!(declared, passed);
+    assert!(declared.contains("configure-file") && declared.contains("api"));
+}

@@ -463,3 +463,22 @@ fn service_text_never_becomes_a_workflow_command() {
         .any(|l| l.trim_start().starts_with("::error::forged")));
     assert_eq!(run.output("outcome"), "bad-request");
 }
+
+#[test]
+fn a_skipped_running_operation_check_is_said_as_a_warning() {
+    let server = MockServer::start();
+    server.mock(|when, then| {
+        when.method(GET).path(SUBMISSIONS);
+        then.status(500).body("down");
+    });
+    accepting(&server, "Location", NEW_OPERATION, operation("completed"));
+    let run = run(&github_env(&server.base_url()));
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("::warning") && l.contains("running-operation check skipped")),
+        "{}",
+        run.stdout
+    );
+}

@@ -456,3 +456,30 @@ proptest! {
         let _ = check_document("c.json", text.as_bytes(), &lookup(&[]));
     }
 }
+
+/// The README's example file is checked as a user's would be, so that it cannot rot.
+#[test]
+fn the_example_saas_file_passes_and_its_webhook_is_a_secret_by_name() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/saas-technical-configuration.json"
+    );
+    let vars = [
+        (
+            "SAAS_CONNECTION_WEBHOOK",
+            "https://contoso.example/hook?code=abc",
+        ),
+        (
+            "SAAS_ENTRA_TENANT_ID",
+            "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        ),
+        ("SAAS_ENTRA_APP_ID", "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"),
+    ];
+    let file = read_file(path, &lookup(&vars)).expect("the example passes the checks");
+    assert_eq!(file.resources.len(), 1);
+    assert_eq!(
+        file.resources[0]["connectionWebhook"],
+        "https://contoso.example/hook?code=abc"
+    );
+    assert!(file.secrets.iter().any(|s| s.expose().contains("code=abc")));
+}
