@@ -15,9 +15,9 @@ use crate::sim::SCENARIOS;
 const USAGE: &str = "\
 USAGE:
     marketplace-publish                  run from the MARKETPLACE_* variables below, as CI calls it
-    marketplace-publish demo [SCENARIO]  publish to the built-in simulated portal, as a GitHub step would
+    marketplace-publish demo [SCENARIO]  publish to the built-in simulated service, as a GitHub step
     marketplace-publish simulate [--listen ADDR] [--scenario NAME | --plan FILE]
-                                         serve the simulated portal, to try the program by hand
+                                         serve the simulated service, to try the program by hand
     marketplace-publish help [COMMAND]   this text, or a command's (also --help, -h, COMMAND --help)
     marketplace-publish --version
 ";
@@ -34,7 +34,7 @@ const INPUTS: &[(&str, &str)] = &[
     ),
     (
         "OFFER_ID",
-        "offer id (required; product-ingestion: also product/<guid> or the guid)",
+        "offer id (required; product-ingestion: also product/<guid>)",
     ),
     (
         "COMMAND",
@@ -46,24 +46,24 @@ const INPUTS: &[(&str, &str)] = &[
     ),
     (
         "OPERATION",
-        "an operation to follow instead of starting one: an earlier run's operation-location",
+        "an earlier run's operation-location: follow it, start nothing",
     ),
     (
         "WAIT",
-        "true (default): follow the operation to its end; false: stop once it is accepted",
+        "true (default): follow to the end; false: stop once accepted",
     ),
     ("TIMEOUT", "how long to wait in all (default 60m)"),
     (
         "POLL_INTERVAL",
-        "first wait between two status requests (default 15s; product-ingestion 60s)",
+        "first wait between status reads (default 15s; PI 60s)",
     ),
     (
         "POLL_MAX_INTERVAL",
-        "longest wait between two status requests (default 60s; product-ingestion 5m)",
+        "longest wait between status reads (default 60s; PI 5m)",
     ),
     (
         "CANCEL_ON_INTERRUPT",
-        "true: on SIGINT/SIGTERM also ask the service to cancel (default false)",
+        "true: cancel the operation too on SIGINT/SIGTERM",
     ),
     ("AUTH", "auto (default), token, client-secret or oidc"),
     ("TOKEN", "a bearer token for the API"),
@@ -81,11 +81,11 @@ const INPUTS: &[(&str, &str)] = &[
     ),
     (
         "API_BASE",
-        "the API's base URL (default https://cloudpartner.azure.com, or Graph's product-ingestion)",
+        "API base (default https://cloudpartner.azure.com; PI: Graph's)",
     ),
     (
         "API_VERSION",
-        "the api-version ($version for product-ingestion) query value",
+        "the api-version query value ($version for product-ingestion)",
     ),
     (
         "AUTHORITY_HOST",
@@ -103,7 +103,7 @@ const INPUTS: &[(&str, &str)] = &[
     ("DEBUG", "plain mode: true prints debug lines"),
     (
         "CONFIGURE_FILE",
-        "product-ingestion: a JSON file of resources to apply before publishing",
+        "product-ingestion: JSON resources to apply before publishing",
     ),
     (
         "PLAN_ID",
@@ -116,7 +116,7 @@ const INPUTS: &[(&str, &str)] = &[
     ("OS_DISK_URL", "product-ingestion: the OS disk's SAS URI"),
     (
         "DATA_DISK_URLS",
-        "product-ingestion: comma-separated data disk SAS URIs (LUN 0, 1, ...)",
+        "product-ingestion: data disk SAS URIs, comma-separated",
     ),
     (
         "IMAGE_TYPE",
@@ -125,10 +125,10 @@ const INPUTS: &[(&str, &str)] = &[
 ];
 
 const ABOUT_INPUTS: &str = "\
-    AZURE_FEDERATED_TOKEN_FILE       a file holding the platform's ID token, for OIDC outside GitHub
-  Blank counts as unset. Durations: 250ms, 90s, 45m, 2h (a bare number is seconds). A proxy is taken
-  from HTTPS_PROXY, HTTP_PROXY and NO_PROXY, never for 127.0.0.1 or localhost; a private CA from
-  SSL_CERT_FILE. The GitHub action's inputs are these names in kebab case (offer-id).
+Blank counts as unset; PI is product-ingestion. Durations: 250ms, 90s, 45m, 2h (a bare number is
+seconds). A proxy is taken from HTTPS_PROXY, HTTP_PROXY and NO_PROXY, never for 127.0.0.1 or
+localhost; a private CA from SSL_CERT_FILE. The GitHub action's inputs are these names in kebab case
+(offer-id). OIDC outside GitHub: AZURE_FEDERATED_TOKEN_FILE names a file holding the ID token.
 ";
 
 const EXIT_CODES: &str = "\
@@ -142,7 +142,8 @@ EXIT CODES:
     6      unauthorized: HTTP 401 or 403, or no token could be had
     7      timed-out: still running when MARKETPLACE_TIMEOUT ran out
     8      error: retries used up, or an answer that cannot be used
-    128+n  interrupted by signal n (SIGINT 130, SIGTERM 143); the outputs are still written
+    128+n  interrupted by signal n (SIGINT or Ctrl-C 130, SIGTERM 143, Ctrl-Break 149);
+           the outputs are still written
 ";
 
 const DEMO_HELP: &str = "\
@@ -271,15 +272,18 @@ fn full_help() -> String {
         .iter()
         .map(|(name, meaning)| format!("    {:<32} {meaning}\n", format!("MARKETPLACE_{name}")))
         .collect();
-    let outputs: Vec<&str> = Output::ALL.iter().map(|output| output.name()).collect();
-    let outputs = outputs.join(", ");
+    let names: Vec<&str> = Output::ALL.iter().map(|output| output.name()).collect();
+    let outputs = names
+        .chunks(6)
+        .map(|row| format!("    {}\n", row.join(", ")))
+        .collect::<String>();
     format!(
-        "marketplace-publish {}: publish an Azure Marketplace offer from CI, follow the publish to its \
-         end,\nand tell the pipeline what happened: outputs, annotations, a summary and the exit code.\n\n\
-         {USAGE}\nINPUTS (environment variables):\n{inputs}{ABOUT_INPUTS}\n\
+        "marketplace-publish {}: publish an Azure Marketplace offer from CI, follow the publish\n\
+         to its end, and tell the pipeline what happened: outputs, annotations, a summary, the exit code.\n\n\
+         {USAGE}\nINPUTS (environment variables):\n{inputs}\n{ABOUT_INPUTS}\n\
          OUTPUTS (GitHub step outputs; Azure DevOps output variables with _ for -; GitLab dotenv\n\
          MARKETPLACE_OUTCOME, ...; the JSON result's snake_case keys, also stdout's last line in plain mode):\n\
-         \x20   {outputs}\n\n{EXIT_CODES}\n\
+         {outputs}\n{EXIT_CODES}\n\
          More: README.md at https://github.com/marketplace-publish/marketplace-publish\n",
         env!("CARGO_PKG_VERSION")
     )
