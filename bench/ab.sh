@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The measurements behind the release profile and the runtime flavour in the README: builds the
-# committed tree as it is and with one change at a time (in copies under bench/out/ab, so the work
-# tree is never edited), then measures each binary's size, its wall time for a publish that
+# The measurements behind the release profile and the runtime flavour in docs/PERFORMANCE.md: builds
+# the committed tree as it is and with one change at a time (in copies under bench/out/ab, so the
+# work tree is never edited), then measures each binary's size, its wall time for a publish that
 # completes at once, and its peak RSS, against the simulated portal on 127.0.0.1.
 # Usage: bash bench/ab.sh (about 3 minutes of build per variant on 2 cores; run bench/run.sh first
 # for the tools it installs).

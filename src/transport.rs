@@ -844,8 +844,8 @@ mod tests {
         }
     }
 
-    /// The most API requests a run with default inputs can send, derived from the limits; README.md's
-    /// "Hard limits" states the result, so a change to a limit shows up here first.
+    /// The most API requests a run with default inputs can send, derived from the limits;
+    /// docs/DEVELOPMENT.md's "Limits" states the result, so a change to a limit shows up here first.
     #[test]
     fn a_default_run_sends_at_most_434_api_requests_in_its_hour() {
         let env = crate::config::Env::from_pairs([

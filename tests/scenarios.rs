@@ -2,7 +2,7 @@
 //! in the table below. Every row checks the outcome and exit code, that the run ends under the watchdog,
 //! that the operation location is reported whenever one was started, that no secret shows, that no
 //! service text becomes a workflow command, that nothing goes to the foreign origin, and how many
-//! publish and status requests were sent. README.md's fault table is this table.
+//! publish and status requests were sent. docs/DEVELOPMENT.md's fault table is this table.
 
 mod common;
 
