@@ -335,7 +335,7 @@ impl Transport {
 
     /// What to do about a failure that outlasted its tries.
     fn advice(&self, passing: &Passing) -> String {
-        let base = self.origin.origin().ascii_serialization();
+        let base = self.origin.as_str().trim_end_matches('/');
         if !passing.unreachable {
             "the service or the network is having trouble: run again later".to_string()
         } else if passing.message.contains("certificate") {
