@@ -254,21 +254,26 @@ fn a_job_named_as_job_id_with_schema_is_followed_and_wait_false_stops_at_accepte
     assert_eq!(run.output("operation-location"), location(&server));
 }
 
-#[test]
-fn go_live_needs_a_succeeded_preview() {
-    let server = MockServer::start();
-    product(&server);
-    submissions(
-        &server,
-        vec![draft(), entry(2, "preview", "completed", "failed")],
-    );
+/// A go-live over `entries` whose configure would start a job: the run and the POST's mock.
+fn go_live_over(server: &MockServer, entries: Vec<Value>) -> (Run, Mock<'_>) {
+    product(server);
+    submissions(server, entries);
     let post = server.mock(|when, then| {
         when.method(POST);
         then.status(200).json_body(json!({"jobId": JOB}));
     });
-    let mut env = env(&server);
+    let mut env = env(server);
     set(&mut env, "MARKETPLACE_COMMAND", "go-live");
-    let run = checked(common::run(&env));
+    (checked(common::run(&env)), post)
+}
+
+#[test]
+fn go_live_needs_a_succeeded_preview() {
+    let server = MockServer::start();
+    let (run, post) = go_live_over(
+        &server,
+        vec![draft(), entry(2, "preview", "completed", "failed")],
+    );
     assert_eq!(run.code, 3, "{}", run.stdout);
     assert_eq!(run.output("outcome"), "bad-request");
     post.assert_calls(0);
@@ -277,8 +282,7 @@ fn go_live_needs_a_succeeded_preview() {
 #[test]
 fn go_live_of_a_preview_already_live_sends_nothing() {
     let server = MockServer::start();
-    product(&server);
-    submissions(
+    let (run, post) = go_live_over(
         &server,
         vec![
             draft(),
@@ -286,13 +290,6 @@ fn go_live_of_a_preview_already_live_sends_nothing() {
             entry(2, "live", "completed", "succeeded"),
         ],
     );
-    let post = server.mock(|when, then| {
-        when.method(POST);
-        then.status(200).json_body(json!({"jobId": JOB}));
-    });
-    let mut env = env(&server);
-    set(&mut env, "MARKETPLACE_COMMAND", "go-live");
-    let run = checked(common::run(&env));
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert_eq!(run.output("outcome"), "succeeded");
     post.assert_calls(0);
@@ -479,22 +476,4 @@ fn a_given_job_is_resumed_in_either_form() {
         assert_eq!(run.output("submission-id"), submission(2));
     }
     post.assert_calls(0);
-}
-
-#[test]
-fn a_short_poll_interval_on_a_remote_base_is_warned_about() {
-    let mut env: Vec<(String, String)> = vec![
-        ("MARKETPLACE_API".into(), "product-ingestion".into()),
-        ("MARKETPLACE_OFFER_ID".into(), "contoso-offer".into()),
-        ("MARKETPLACE_TOKEN".into(), TOKEN.into()),
-        ("MARKETPLACE_COMMAND".into(), "configure".into()),
-    ];
-    set(&mut env, "MARKETPLACE_POLL_INTERVAL", "10s");
-    let run = checked(common::run(&env));
-    assert_eq!(run.code, 2, "{}", run.stdout);
-    assert!(run
-        .everything()
-        .contains("at most one status read a minute"));
-    let message = run.result["error_message"].as_str().unwrap_or_default();
-    assert!(message.contains("MARKETPLACE_CONFIGURE_FILE"), "{message}");
 }
