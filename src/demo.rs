@@ -4,9 +4,14 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
+
 use crate::cli::{complain, say};
 use crate::config::Env;
-use crate::sim::{scenario, Simulator, INGESTION_PREFIX, SCENARIOS};
+use crate::sim::{scenario, Plan, Simulator, INGESTION_PREFIX, SCENARIOS};
+
+/// The scenario that adds a new VM image version to a plan, then publishes.
+const UPDATE_SCENARIO: &str = "pi-update";
 
 /// What the demo shows unless asked for another scenario: a publish that stops where a real one does,
 /// at publisher sign-off (`preview-ready`).
@@ -27,28 +32,15 @@ pub fn main(name: Option<&str>) -> i32 {
         plan.offer.clone(),
         plan.auth.tokens.first().cloned().unwrap_or_default(),
     );
-    let simulator = match Simulator::start_in_thread(plan) {
-        Ok(simulator) => simulator,
+    let (simulator, dir) = match set_up(plan) {
+        Ok(ready) => ready,
         Err(e) => {
-            complain(&format!(
-                "demo: could not start the simulated portal on 127.0.0.1: {e}\n"
-            ));
+            complain(&format!("demo: {e:#}\n"));
             return 1;
         }
     };
-    let dir = std::env::temp_dir().join(format!("marketplace-publish-demo-{}", std::process::id()));
     let output = dir.join("github_output");
     let summary = dir.join("step_summary.md");
-    if let Err(e) = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(&output, ""))
-        .and_then(|()| std::fs::write(&summary, ""))
-    {
-        complain(&format!(
-            "demo: could not create {}: {e}; set TMPDIR to a writable directory\n",
-            dir.display()
-        ));
-        return 1;
-    }
     let path = |p: &PathBuf| p.display().to_string();
     let mut pairs = vec![
         ("GITHUB_ACTIONS", "true".to_string()),
@@ -90,17 +82,47 @@ pub fn main(name: Option<&str>) -> i32 {
     code
 }
 
+/// The simulated service, and an empty directory with the files a GitHub step writes.
+fn set_up(plan: Plan) -> anyhow::Result<(Simulator, PathBuf)> {
+    let simulator = Simulator::start_in_thread(plan)
+        .context("could not start the simulated service on 127.0.0.1")?;
+    let dir = std::env::temp_dir().join(format!("marketplace-publish-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join("github_output"), ""))
+        .and_then(|()| std::fs::write(dir.join("step_summary.md"), ""))
+        .with_context(|| {
+            format!(
+                "could not create {}; set TMPDIR to a writable directory",
+                dir.display()
+            )
+        })?;
+    Ok((simulator, dir))
+}
+
 /// The inputs that pick the API: a `pi-*` scenario is the Product Ingestion API under the simulator's
 /// ingestion prefix, any other the Cloud Partner Portal at its origin.
 fn api_env(scenario: &str, base_url: &str, publisher: String) -> Vec<(&'static str, String)> {
     if scenario.starts_with("pi-") {
-        return vec![
+        let mut pairs = vec![
             ("MARKETPLACE_API", "product-ingestion".to_string()),
             (
                 "MARKETPLACE_API_BASE",
                 format!("{base_url}{INGESTION_PREFIX}"),
             ),
         ];
+        if scenario == UPDATE_SCENARIO {
+            // What a pipeline that just built image 1.1.0 passes: the plan, the version, the disk.
+            pairs.extend([
+                ("MARKETPLACE_PLAN_ID", "base".to_string()),
+                ("MARKETPLACE_IMAGE_VERSION", "1.1.0".to_string()),
+                (
+                    "MARKETPLACE_OS_DISK_URL",
+                    "https://images.blob.core.windows.net/vhds/contoso-1.1.0.vhd?sv=2024-08-04&sr=b&sp=r&sig=c2ltdWxhdGVkLXNpZ25hdHVyZQ"
+                        .to_string(),
+                ),
+            ]);
+        }
+        return pairs;
     }
     vec![
         ("MARKETPLACE_PUBLISHER_ID", publisher),

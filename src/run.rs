@@ -336,14 +336,14 @@ async fn follow<S: Service>(
             return Ok(Followed::Done(outcome));
         }
         Begun::Started {
+            action,
             location,
             id,
             http_status,
             prerequisite,
         } => {
             reporter.info(&format!(
-                "{} accepted (HTTP {http_status}): operation {location}",
-                command.as_str()
+                "{action} accepted (HTTP {http_status}): operation {location}"
             ));
             follower.started(&location, id, http_status);
             (Target::Operation(location), None, prerequisite)

@@ -132,6 +132,8 @@ pub enum Target {
 pub enum Begun {
     /// This run started an operation: it is first read after one poll interval.
     Started {
+        /// What was asked for (`publish`, `go-live`, `configure`), for the log.
+        action: String,
         location: Url,
         /// The operation's id where the service names one.
         id: Option<String>,

@@ -530,6 +530,7 @@ pub const SCENARIOS: &[&str] = &[
     "expiring-token",
     "demo",
     "pi-happy",
+    "pi-update",
     "pi-paging",
     "pi-guard",
     "pi-certification",
@@ -670,7 +671,8 @@ fn ingestion_scenario(name: &str, plan: Plan) -> Option<Plan> {
     let base = IngestionPlan::default();
     Some(match name {
         // Two reads per state, so that a demo shows the job running before it ends.
-        "pi-happy" => with(IngestionPlan {
+        // The demo passes a new VM image version with `pi-update`: the draft job, then the publish.
+        "pi-happy" | "pi-update" => with(IngestionPlan {
             reads_per_state: 2,
             ..base
         }),

@@ -138,7 +138,8 @@ impl CloudPartnerPortal {
     }
 
     /// POST a request that starts an operation; `None` when the service finished at once (cancel's 200).
-    async fn start(&self, what: &str, tail: &str, body: Option<Value>) -> ServiceResult<Begun> {
+    async fn start(&self, action: &str, tail: &str, body: Option<Value>) -> ServiceResult<Begun> {
+        let what = &format!("{action} request");
         let url = self.offer_url(tail);
         let answer = self
             .transport
@@ -181,6 +182,7 @@ impl CloudPartnerPortal {
                 )
             })?;
         Ok(Begun::Started {
+            action: action.to_string(),
             id: operation_id(&location),
             location,
             http_status: answer.status,
@@ -267,7 +269,7 @@ impl CloudPartnerPortal {
             ),
         }
         let body = self.notification_body();
-        self.start("publish request", "publish", Some(body)).await
+        self.start("publish", "publish", Some(body)).await
     }
 
     /// `status` without an operation: the offer's running operation if there is one, else its status.
@@ -308,7 +310,7 @@ impl Service for CloudPartnerPortal {
     async fn begin(&self, command: Command) -> ServiceResult<Begun> {
         match command {
             Command::Publish => self.publish().await,
-            Command::GoLive => self.start("go-live request", "golive", None).await,
+            Command::GoLive => self.start("go-live", "golive", None).await,
             Command::Status => self.status().await,
             Command::Cancel => self.cancel(None).await,
             Command::Configure => Err(ServiceError {
@@ -324,7 +326,7 @@ impl Service for CloudPartnerPortal {
 
     async fn cancel(&self, operation: Option<&Url>) -> ServiceResult<Begun> {
         let body = self.notification_body();
-        let begun = self.start("cancel request", "cancel", Some(body)).await?;
+        let begun = self.start("cancel", "cancel", Some(body)).await?;
         // The cancel request is the offer's; when it names no operation of its own, the given one
         // shows how the cancellation goes.
         Ok(match (begun, operation) {

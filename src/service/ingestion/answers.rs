@@ -184,12 +184,28 @@ pub(super) fn parse_job(json: &Value) -> Result<Snapshot, String> {
             message: deepest.map(|d| d.2.clone()),
         }
     });
+    let id = text(&json["jobId"]).or_else(|| text(&json["jobID"]));
+    // The job as a step of its own, so that the log and the summary show it move.
+    let job = Step {
+        name: "job".to_string(),
+        description: id.clone(),
+        state: match phase {
+            Phase::Running if key(&status) == "notstarted" => StepState::NotStarted,
+            Phase::Running => StepState::Running,
+            Phase::Succeeded | Phase::PreviewReady => StepState::Done,
+            Phase::Failed | Phase::Canceled => StepState::Failed,
+        },
+        word: word.clone(),
+        progress: None,
+        estimate: None,
+        messages: Vec::new(),
+    };
     Ok(Snapshot {
-        id: text(&json["jobId"]).or_else(|| text(&json["jobID"])),
+        id,
         phase,
         word,
         word_known,
-        steps: Vec::new(),
+        steps: vec![job],
         messages,
         failure,
         submission: None,

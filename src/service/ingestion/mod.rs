@@ -224,7 +224,8 @@ impl ProductIngestion {
     }
 
     /// `POST {B}/configure` with one resource; any 2xx naming a job starts it.
-    async fn configure(&self, what: &str, resources: Vec<Value>) -> ServiceResult<Begun> {
+    async fn configure(&self, action: &str, resources: Vec<Value>) -> ServiceResult<Begun> {
+        let what = &format!("{action} request");
         let body = json!({
             "$schema": format!("{SCHEMA_ROOT}/configure/{}", self.api_version),
             "resources": resources,
@@ -254,6 +255,7 @@ impl ProductIngestion {
         };
         check_job_id(&job).map_err(|why| unreadable(what, &answer, why))?;
         Ok(Begun::Started {
+            action: action.to_string(),
             location: job_location(&self.base, &job),
             id: Some(job),
             http_status: answer.status,
@@ -302,7 +304,7 @@ impl ProductIngestion {
     async fn publish_preview(&self) -> ServiceResult<Begun> {
         let product = self.product().await?;
         let resource = self.submission_resource(product, None, "preview");
-        self.configure("publish request", vec![resource]).await
+        self.configure("publish", vec![resource]).await
     }
 
     /// Start the draft job for `changes`; `None` when every change is in place already.
@@ -313,7 +315,7 @@ impl ProductIngestion {
                 .info("every draft change is in place already: there is nothing to apply");
             return Ok(None);
         }
-        let mut begun = self.configure("configure request", resources).await?;
+        let mut begun = self.configure("configure", resources).await?;
         if let Begun::Started {
             id,
             prerequisite: gate,
@@ -357,7 +359,7 @@ impl ProductIngestion {
         }
         let product = self.product().await?;
         let resource = self.submission_resource(product, Some(&preview.id), "live");
-        self.configure(what, vec![resource]).await
+        self.configure("go-live", vec![resource]).await
     }
 
     async fn status(&self) -> ServiceResult<Begun> {
@@ -395,6 +397,7 @@ impl ProductIngestion {
                     snapshot.phase = Phase::PreviewReady;
                 }
                 snapshot.submission = snapshot.submission.or(offer.submission);
+                snapshot.steps.extend(offer.steps);
             }
         }
         Ok(snapshot)
