@@ -1,16 +1,15 @@
 //! The command line: with no arguments the program runs from the environment, as CI calls it; `demo`
 //! and `simulate` try it without Azure; `help` says all of that, with every input, output and exit code.
 //!
-//! Everything is written through [`say`] and [`complain`], which never panic: `demo | head -3` closes the
+//! Everything is written through `terminal`'s `say` and `complain`, which never panic: `demo | head -3` closes the
 //! pipe early, and a closed pipe is no reason to crash.
-
-use std::io::Write;
 
 use std::ffi::OsString;
 
 use crate::config::{ConfigError, Env};
 use crate::outcome::Output;
 use crate::sim::SCENARIOS;
+use crate::terminal::{complain, say};
 
 const USAGE: &str = "\
 USAGE:
@@ -225,19 +224,6 @@ pub fn main(args: &[OsString]) -> i32 {
             &format!("unknown command or option '{other}'"),
         ),
     }
-}
-
-/// Write to stdout; a reader that has gone (a closed pipe) is no reason to fail.
-pub(crate) fn say(text: &str) {
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush());
-}
-
-/// Write to stderr, the same way.
-pub(crate) fn complain(text: &str) {
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 fn asks_for_help(args: &[String]) -> bool {

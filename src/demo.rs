@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::{complain, say};
 use crate::config::Env;
 use crate::sim::{scenario, Plan, Simulator, INGESTION_PREFIX, SCENARIOS};
+use crate::terminal::{complain, say};
 
 /// The scenario that adds a new VM image version to a plan, then publishes.
 const UPDATE_SCENARIO: &str = "pi-update";

@@ -20,5 +20,6 @@ pub mod secret;
 pub mod service;
 mod signals;
 pub mod sim;
+mod terminal;
 mod text;
 pub mod transport;

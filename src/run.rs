@@ -171,7 +171,7 @@ async fn execute(settings: &Settings, reporter: &Reporter, stop: signals::Listen
         // The race below ends the run at this moment, so no retry may be planned past it.
         Some(Instant::now() + settings.timeout),
     );
-    if let Some(warning) = impolite_poll(settings) {
+    if let Some(warning) = settings.impolite_poll() {
         reporter.warning("poll interval", &warning);
     }
     let (offer, version, emails) = (
@@ -191,22 +191,6 @@ async fn execute(settings: &Settings, reporter: &Reporter, stop: signals::Listen
             drive(settings, &service, reporter, stop).await
         }
     }
-}
-
-/// A warning when the poll interval is shorter than the service asks for (never on loopback, where
-/// the simulator and tests poll fast on purpose).
-fn impolite_poll(settings: &Settings) -> Option<String> {
-    let rules = settings.backend.api().rules();
-    (settings.poll_interval < rules.polite_poll && !http::is_loopback(&settings.api_base)).then(
-        || {
-            format!(
-            "MARKETPLACE_POLL_INTERVAL is {}: the {} API asks for at most one status read every {}",
-            format_duration(settings.poll_interval),
-            rules.names[0],
-            format_duration(rules.polite_poll)
-        )
-        },
-    )
 }
 
 /// How the command part of a run ended, before it becomes the result.
@@ -575,40 +559,4 @@ pub fn block_on<F: std::future::Future<Output = i32>>(future: F) -> i32 {
         .build()
         .expect("a runtime can be built")
         .block_on(future)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings(pairs: &[(&str, &str)]) -> Settings {
-        let mut all = vec![
-            ("MARKETPLACE_API", "product-ingestion"),
-            ("MARKETPLACE_OFFER_ID", "contoso-offer"),
-            ("MARKETPLACE_TOKEN", "a-token-long-enough"),
-        ];
-        all.extend_from_slice(pairs);
-        Settings::from_env(&Env::from_pairs(all)).unwrap()
-    }
-
-    #[test]
-    fn a_poll_shorter_than_the_service_asks_is_warned_about_except_on_loopback() {
-        let warning = impolite_poll(&settings(&[("MARKETPLACE_POLL_INTERVAL", "10s")])).unwrap();
-        assert!(warning.contains("every 1m"), "{warning}");
-        assert_eq!(impolite_poll(&settings(&[])), None);
-        let local = [
-            ("MARKETPLACE_POLL_INTERVAL", "10ms"),
-            (
-                "MARKETPLACE_API_BASE",
-                "http://127.0.0.1:9/rp/product-ingestion",
-            ),
-        ];
-        assert_eq!(impolite_poll(&settings(&local)), None);
-        let cpp = [
-            ("MARKETPLACE_API", "cpp"),
-            ("MARKETPLACE_PUBLISHER_ID", "contoso"),
-            ("MARKETPLACE_POLL_INTERVAL", "1s"),
-        ];
-        assert_eq!(impolite_poll(&settings(&cpp)), None);
-    }
 }

@@ -158,3 +158,45 @@ fn a_sigterm_while_the_run_sets_up_still_writes_the_outputs() {
     assert_eq!(run.output("outcome"), "interrupted");
     assert_eq!(run.result["outcome"], "interrupted");
 }
+
+/// A certificate store that cannot be read ends the run with an outcome and its outputs, not an abort.
+#[test]
+fn a_broken_certificate_store_ends_with_an_error_and_the_outputs_written() {
+    let dir = common::scratch_dir();
+    let ca_file = dir.join("broken.pem");
+    std::fs::write(
+        &ca_file,
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let mut env = github_env("http://127.0.0.1:9");
+    set(&mut env, "SSL_CERT_FILE", &ca_file.display().to_string());
+    let run = run(&env);
+    assert_eq!(run.code, 8, "{}", run.stdout);
+    assert_eq!(run.output("outcome"), "error");
+    assert_eq!(run.output("error-code"), "TlsSetup");
+    assert!(run.stdout.contains("SSL_CERT_FILE"), "{}", run.stdout);
+}
+
+/// An argument that is not UTF-8 is a wrong input like any other: exit 2, with the outputs written.
+#[cfg(unix)]
+#[test]
+fn a_non_utf8_argument_ends_with_a_config_error_and_the_outputs_written() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let dir = common::scratch_dir();
+    let output = dir.join("github_output");
+    std::fs::write(&output, "").unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_marketplace-publish"))
+        .arg(std::ffi::OsStr::from_bytes(b"\xff"))
+        .env_clear()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+    let outputs = common::parse_github_output(&std::fs::read_to_string(&output).unwrap());
+    assert_eq!(outputs["outcome"], "config-error");
+    assert!(outputs["error-message"].contains("UTF-8"));
+}

@@ -23,6 +23,7 @@ pub use env::{input_names, Env};
 use values::{check_origin, check_service_url, check_span, emails};
 
 use crate::changes::Changes;
+use crate::http::is_loopback;
 use crate::input::validate_id;
 pub use crate::input::ConfigError;
 use crate::service::api::Api;
@@ -130,6 +131,21 @@ impl Problems {
 }
 
 impl Settings {
+    /// A warning when the poll interval is shorter than the service asks for (never on loopback, where
+    /// the simulator and tests poll fast on purpose).
+    pub fn impolite_poll(&self) -> Option<String> {
+        let rules = self.backend.api().rules();
+        if self.poll_interval >= rules.polite_poll || is_loopback(&self.api_base) {
+            return None;
+        }
+        Some(format!(
+            "MARKETPLACE_POLL_INTERVAL is {}: the {} API asks for at most one status read every {}",
+            format_duration(self.poll_interval),
+            rules.names[0],
+            format_duration(rules.polite_poll)
+        ))
+    }
+
     /// Read and validate every input. Sends nothing.
     pub fn from_env(env: &Env) -> Result<Settings, Vec<ConfigError>> {
         let inputs = env

@@ -252,3 +252,36 @@ fn draft_changes_need_the_product_ingestion_api_and_configure_needs_changes() {
         ["MARKETPLACE_CONFIGURE_FILE"]
     );
 }
+
+fn ingestion_settings(pairs: &[(&str, &str)]) -> Settings {
+    let mut all = vec![
+        ("MARKETPLACE_API", "product-ingestion"),
+        ("MARKETPLACE_OFFER_ID", "contoso-offer"),
+        ("MARKETPLACE_TOKEN", "a-token-long-enough"),
+    ];
+    all.extend_from_slice(pairs);
+    Settings::from_env(&Env::from_pairs(all)).unwrap()
+}
+
+#[test]
+fn a_poll_shorter_than_the_service_asks_is_warned_about_except_on_loopback() {
+    let warning = ingestion_settings(&[("MARKETPLACE_POLL_INTERVAL", "10s")])
+        .impolite_poll()
+        .unwrap();
+    assert!(warning.contains("every 1m"), "{warning}");
+    assert_eq!(ingestion_settings(&[]).impolite_poll(), None);
+    let local = [
+        ("MARKETPLACE_POLL_INTERVAL", "10ms"),
+        (
+            "MARKETPLACE_API_BASE",
+            "http://127.0.0.1:9/rp/product-ingestion",
+        ),
+    ];
+    assert_eq!(ingestion_settings(&local).impolite_poll(), None);
+    let cpp = [
+        ("MARKETPLACE_API", "cpp"),
+        ("MARKETPLACE_PUBLISHER_ID", "contoso"),
+        ("MARKETPLACE_POLL_INTERVAL", "1s"),
+    ];
+    assert_eq!(ingestion_settings(&cpp).impolite_poll(), None);
+}
