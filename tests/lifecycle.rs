@@ -305,11 +305,15 @@ fn a_status_read_answered_202_is_still_running() {
 #[test]
 fn a_deadline_before_anything_was_accepted_is_an_error_not_a_timeout() {
     let sim = simulator(
-        r#"{"routes": {"publish": [{"status": 503, "times": "always", "headers": {"Retry-After": "1"}}]}}"#,
+        r#"{"routes": {"publish": [{"status": 503, "times": "always", "headers": {"Retry-After": "86400"}}]}}"#,
     );
-    let publish = run(&env_for(&sim, &[("MARKETPLACE_TIMEOUT", "1500ms")]));
+    let publish = run(&env_for(&sim, &[("MARKETPLACE_TIMEOUT", "2s")]));
     assert_outcome(&publish, "error", 8);
     assert_eq!(publish.output("operation-location"), "");
+    // The last answer's status and the service's words, not a made-up timeout.
+    assert_eq!(publish.output("http-status"), "503");
+    assert!(!publish.output("error-message").is_empty());
+    assert!(!publish.output("error-message").contains("MARKETPLACE_TIMEOUT"));
 }
 
 #[cfg(windows)]
