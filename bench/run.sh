@@ -70,6 +70,9 @@ start_sim() {
   local name=$1 _
   printf '%s\n' "$2" >"$WORK/$name.plan.json"
   TRACE=$WORK/$name.trace
+  # The server's redirections happen in the child, maybe after the first read below: make the file
+  # first, as set -e ends the run on a read of a file not there yet.
+  : >"$WORK/$name.url"
   (exec "$BIN" simulate --listen 127.0.0.1:0 --plan "$WORK/$name.plan.json" \
     >"$WORK/$name.url" 2> >(stamp >"$TRACE")) &
   SIM_PID=$!
@@ -224,6 +227,7 @@ cp "$PACKAGED" "$WORK/pack/marketplace-publish"
 ARCHIVE=marketplace-publish-$MUSL.tar.gz
 tar -czf "$WORK/releases/v$VERSION/$ARCHIVE" -C "$WORK/pack" marketplace-publish
 (cd "$WORK/releases/v$VERSION" && sha256sum "$ARCHIVE") >"$ACTION/checksums/v$VERSION.sha256"
+: >"$WORK/http.out" # as in start_sim: there before the first read
 python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$WORK/releases" \
   >"$WORK/http.out" 2>"$WORK/http.log" &
 PIDS+=("$!")
