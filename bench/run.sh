@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures marketplace-publish against what users would write instead (bench/publish.sh: curl + jq;
-# bench/publish.py: Python requests), all against the simulated portal on 127.0.0.1, and prints one
-# Markdown table with the targets as PASS/MISS. Usage: bash bench/run.sh
+# bench/publish.py: Python requests), all against the simulated portal on 127.0.0.1, and its Product
+# Ingestion path against its Cloud Partner Portal path, and prints Markdown tables with the targets as
+# PASS/MISS. Usage: bash bench/run.sh
 #
 # BENCH_SKIP_FALLBACK=1 skips the slow measurement of the action's build-from-source fallback.
 # Installs what it lacks: hyperfine, time, jq, curl, musl-tools via apt; requests into a venv under
@@ -70,6 +71,9 @@ start_sim() {
   local name=$1 _
   printf '%s\n' "$2" >"$WORK/$name.plan.json"
   TRACE=$WORK/$name.trace
+  # The server's redirections happen in the child, maybe after the first read below: make the file
+  # first, as set -e ends the run on a read of a file not there yet.
+  : >"$WORK/$name.url"
   (exec "$BIN" simulate --listen 127.0.0.1:0 --plan "$WORK/$name.plan.json" \
     >"$WORK/$name.url" 2> >(stamp >"$TRACE")) &
   SIM_PID=$!
@@ -88,9 +92,15 @@ stop_sim() {
   wait "$SIM_PID" 2>/dev/null || true
 }
 
-# Status reads (GETs of an operation) in the trace so far.
+# Status reads (GETs of an operation or of a Product Ingestion job) in the trace so far.
 status_reads() {
-  grep -c ' GET /api/publishers/[^ ]*/operations/' "$TRACE" || true
+  grep -cE ' GET /(api/publishers/[^ ]*/operations/|rp/product-ingestion/configure/[^ ]*/status)' \
+    "$TRACE" || true
+}
+
+# Requests of any kind in the trace so far.
+requests() {
+  wc -l <"$TRACE"
 }
 
 # The time the publish was received, from the trace.
@@ -99,6 +109,21 @@ publish_time() {
 }
 
 calc() { awk "BEGIN { printf \"%s\", $1 }"; }
+
+# The median of the numbers on stdin, one a line (the mean of the middle two for an even count).
+median() {
+  sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Usage: peak_rss COMMAND...: the median peak RSS in KiB of 5 runs of /usr/bin/time -v (for the
+# scripts, the largest process of the run).
+peak_rss() {
+  local _
+  for _ in 1 2 3 4 5; do
+    /usr/bin/time -v -o "$WORK/time.txt" "$@" >/dev/null 2>&1
+    awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time.txt"
+  done | median
+}
 
 # Every input the programs read comes from here: nothing from the caller's environment leaks in
 # (a stray MARKETPLACE_API_BASE would send the token elsewhere).
@@ -135,11 +160,7 @@ start_sim quick '{"operation": {"step_ms": 0}}'
     before=$(status_reads)
     "${cmd[@]}" >/dev/null 2>"$WORK/$program.err" || die "$program failed: $(cat "$WORK/$program.err")"
     (($(status_reads) - before == 1)) || die "$program did not end after one status read"
-    # Peak RSS: median of 5 runs of /usr/bin/time -v (for the scripts, the largest process of the run).
-    for _ in 1 2 3 4 5; do
-      /usr/bin/time -v -o "$WORK/time.txt" "${cmd[@]}" >/dev/null 2>&1
-      awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time.txt"
-    done | sort -n | sed -n 3p >"$WORK/$program.rss"
+    peak_rss "${cmd[@]}" >"$WORK/$program.rss"
   done
   hyperfine -N --style basic --warmup 5 --runs 40 --export-json "$WORK/time.json" \
     -n ours "${OURS[*]}" -n curl "${CURL[*]}" -n python "${PYTHON[*]}" >"$WORK/hyperfine.txt"
@@ -153,7 +174,66 @@ RSS_OURS=$(<"$WORK/OURS.rss")
 RSS_CURL=$(<"$WORK/CURL.rss")
 RSS_PY=$(<"$WORK/PYTHON.rss")
 
-# --- 2. detection lag at the default poll settings, in real time ----------------------------
+# --- 2. the same publish through the Product Ingestion API ---------------------------------
+# The simulator serves both APIs on one listener: reads_per_state 0 makes the configure job complete
+# at its first status read, as step_ms 0 does the operation, and the poll settings are section 1's.
+# The CPP path is measured again beside it, in alternating rounds, so that both see the same load.
+# The calls differ: CPP checks for a running submission, publishes and reads the operation (3
+# requests); Product Ingestion looks the product up by its external id, reads the submissions (the
+# same check), configures, reads the job and, the job having succeeded, the submissions again to tell
+# preview-ready (5). Given as product/<guid>, the offer needs no lookup (4).
+PI_GUID=2d541119-7c3e-4f0a-9b1d-5e8f6a0c4b21
+APIS=(cpp pi pi-guid)
+# Usage: api_env NAME: the API, its base and the offer for one of APIS; after programs_env.
+api_env() {
+  export MARKETPLACE_API=product-ingestion MARKETPLACE_API_BASE=$BASE/rp/product-ingestion
+  export MARKETPLACE_OFFER_ID=contoso-offer
+  case $1 in
+    cpp) unset MARKETPLACE_API && MARKETPLACE_API_BASE=$BASE ;;
+    pi-guid) MARKETPLACE_OFFER_ID=product/$PI_GUID ;;
+  esac
+}
+log "the same publish through the Product Ingestion API: run time and peak memory"
+start_sim pi "{\"operation\": {\"step_ms\": 0}, \"ingestion\": {\"reads_per_state\": 0, \"product_guid\": \"$PI_GUID\"}}"
+(
+  programs_env "$BASE" 10ms 10ms 1m
+  for api in "${APIS[@]}"; do
+    api_env "$api"
+    before=$(status_reads)
+    sent=$(requests)
+    "$BIN" >/dev/null 2>"$WORK/$api.err" || die "$api failed: $(cat "$WORK/$api.err")"
+    # The simulator logs a request before it answers; give the logger a moment to write it.
+    sleep 0.1
+    (($(status_reads) - before == 1)) || die "$api did not end after one status read"
+    echo $(($(requests) - sent)) >"$WORK/$api.requests"
+  done
+  # 4 rounds of 10 runs each, the three in turn, so that a change in the machine's load falls on all.
+  for round in 1 2 3 4; do
+    for api in "${APIS[@]}"; do
+      api_env "$api"
+      hyperfine -N --style none --warmup 2 --runs 10 --export-json "$WORK/$api.$round.json" "$BIN" \
+        >/dev/null
+    done
+  done
+  for api in "${APIS[@]}"; do
+    api_env "$api"
+    peak_rss "$BIN" >"$WORK/$api.rss"
+  done
+)
+stop_sim
+# Usage: pi_median API: the median wall time in ms over the rounds.
+pi_median() { jq -r '.results[0].times[] * 1000' "$WORK/$1".[1-4].json | median; }
+T_CPP=$(pi_median cpp)
+T_PI=$(pi_median pi)
+T_PI_GUID=$(pi_median pi-guid)
+RSS_CPP=$(<"$WORK/cpp.rss")
+RSS_PI=$(<"$WORK/pi.rss")
+RSS_PI_GUID=$(<"$WORK/pi-guid.rss")
+REQ_CPP=$(<"$WORK/cpp.requests")
+REQ_PI=$(<"$WORK/pi.requests")
+REQ_PI_GUID=$(<"$WORK/pi-guid.requests")
+
+# --- 3. detection lag at the default poll settings, in real time ----------------------------
 # Six steps of 3.5 s: done 21 s after the publish, between the first status read (15-18 s) and the
 # second (33-45 s with the backoff's jitter).
 log "detection lag at the default poll settings (about 45 s)"
@@ -168,7 +248,7 @@ LAG=$(calc "$(<"$WORK/lag.exit") - ($(publish_time) + 21)")
 LAST_READ=$(awk '$2 == "GET" && $3 ~ /\/operations\// { t = $1 } END { print t }' "$TRACE")
 EXIT_AFTER_READ_MS=$(calc "($(<"$WORK/lag.exit") - $LAST_READ) * 1000")
 
-# --- 3. status requests over a 2-hour operation, time scaled down 100x ----------------------
+# --- 4. status requests over a 2-hour operation, time scaled down 100x ----------------------
 # Waiting two hours is not an option: every duration is divided by 100 (poll 150ms/600ms for
 # 15s/60s, six steps of 12 s = 72 s for 2 h) and request times are multiplied back. The backoff and
 # its jitter scale exactly; only the ~1 ms a request takes is magnified, which makes gaps and lag
@@ -201,7 +281,7 @@ read -r HOUR1 HOUR2 BUSIEST MAX_GAP < <(awk '
 READS_2H=$(wc -l <"$WORK/long.reads")
 LAG_SCALED=$(calc "($(<"$WORK/long.exit") - ($T0 + 72)) * 100")
 
-# --- 4. sizes -------------------------------------------------------------------------------
+# --- 5. sizes -------------------------------------------------------------------------------
 SIZE=$(stat -c %s "$BIN")
 log "building the static musl binary for the container image"
 PACKAGED=$BIN
@@ -213,7 +293,7 @@ if rustup target list --installed | grep -qx "$MUSL" || rustup target add "$MUSL
   IMAGE=$(($(stat -c %s "$PACKAGED") + $(stat -c %s /etc/ssl/certs/ca-certificates.crt)))
 fi
 
-# --- 5. installing the action's binary ------------------------------------------------------
+# --- 6. installing the action's binary ------------------------------------------------------
 # As tests/install_test.sh does: the real binary packaged as a release archive, served from
 # 127.0.0.1, installed by scripts/install.sh with a runner's environment.
 log "installing the release archive from a local release server"
@@ -224,6 +304,7 @@ cp "$PACKAGED" "$WORK/pack/marketplace-publish"
 ARCHIVE=marketplace-publish-$MUSL.tar.gz
 tar -czf "$WORK/releases/v$VERSION/$ARCHIVE" -C "$WORK/pack" marketplace-publish
 (cd "$WORK/releases/v$VERSION" && sha256sum "$ARCHIVE") >"$ACTION/checksums/v$VERSION.sha256"
+: >"$WORK/http.out" # as in start_sim: there before the first read
 python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$WORK/releases" \
   >"$WORK/http.out" 2>"$WORK/http.log" &
 PIDS+=("$!")
@@ -303,4 +384,18 @@ if [[ $IMAGE == n/a ]]; then image=n/a; else image="$(mb "$IMAGE") (static musl 
   echo "| binary < 5 MB stripped | $(mb "$SIZE") | $(verdict "$SIZE < 5e6") |"
   echo "| detection lag <= poll cap (60 s) | $(s "$LAG") | $(verdict "$LAG <= 60") |"
   echo "| status requests per hour <= 60 (busiest hour) | $BUSIEST | $(verdict "$BUSIEST <= 60") |"
+  echo
+  echo "| Product Ingestion: the same publish, job done at its first status read (poll 10 ms) | CPP path | Product Ingestion, offer by external id | Product Ingestion, offer as product/<guid> |"
+  echo "|---|---|---|---|"
+  echo "| requests | $REQ_CPP | $REQ_PI | $REQ_PI_GUID |"
+  echo "| wall time (median of 40: 4 rounds of 10, the three in turn) | $(ms "$T_CPP") | $(ms "$T_PI") | $(ms "$T_PI_GUID") |"
+  echo "| peak RSS (median of 5) | $(mib "$RSS_CPP") | $(mib "$RSS_PI") | $(mib "$RSS_PI_GUID") |"
+  echo
+  echo "| Product Ingestion target | measured | verdict |"
+  echo "|---|---|---|"
+  echo "| wall time <= 1.1x the CPP path, offer by external id | $(ratio "$T_PI" "$T_CPP")x | $(verdict "$T_PI <= 1.1 * $T_CPP") |"
+  echo "| wall time <= 1.1x the CPP path, offer as product/<guid> | $(ratio "$T_PI_GUID" "$T_CPP")x | $(verdict "$T_PI_GUID <= 1.1 * $T_CPP") |"
+  echo "| peak memory <= 1.1x the CPP path, offer by external id | $(ratio "$RSS_PI" "$RSS_CPP")x | $(verdict "$RSS_PI <= 1.1 * $RSS_CPP") |"
+  echo "| peak memory <= 1.1x the CPP path, offer as product/<guid> | $(ratio "$RSS_PI_GUID" "$RSS_CPP")x | $(verdict "$RSS_PI_GUID <= 1.1 * $RSS_CPP") |"
+  echo "| binary < 3.5 MB stripped (both APIs in it) | $(mb "$SIZE") | $(verdict "$SIZE < 3.5e6") |"
 } | tee "$OUT/results.md"

@@ -214,10 +214,10 @@ impl State {
     }
 
     /// One read of a job: it moves a state on every `reads_per_state` reads, and its submission entry
-    /// with it.
+    /// with it; with 0 the first read completes it.
     fn tick(&mut self, plan: &Plan, at: usize) {
         let pi = &plan.ingestion;
-        let per = pi.reads_per_state.max(1);
+        let per = pi.reads_per_state;
         let job = &mut self.jobs[at];
         if job.end.is_some() {
             return;

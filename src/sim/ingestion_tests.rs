@@ -229,6 +229,19 @@ async fn the_plan_can_answer_202_and_spell_the_id_job_id_upper() {
 }
 
 #[tokio::test]
+async fn with_no_reads_per_state_the_first_read_ends_the_job() {
+    let sim = start(plan(json!({"ingestion": {"reads_per_state": 0}}))).await;
+    let started = configure(&sim, &submit("preview", None)).await.json();
+    assert_eq!(started["jobStatus"], "notStarted");
+    let done = status(&sim, &job_id(&started)).await;
+    assert_eq!(
+        (done["jobStatus"].as_str(), done["jobResult"].as_str()),
+        (Some("completed"), Some("succeeded"))
+    );
+    assert_eq!(entries(&sim).await[1].2, "completed");
+}
+
+#[tokio::test]
 async fn cancel_ends_a_running_job_and_refuses_a_completed_one() {
     let sim = start_scenario("pi-cancel").await;
     let job = job_id(&configure(&sim, &submit("preview", None)).await.json());

@@ -442,7 +442,8 @@ pub struct IngestionPlan {
     /// The VM plan's external id, and its GUID in `plan/<productGuid>/<planGuid>`.
     pub plan_id: String,
     pub plan_guid: String,
-    /// Reads (job status or submissions) per job state: notStarted, running, then completed.
+    /// Reads (job status or submissions) per job state: notStarted, running, then completed. 0 is an
+    /// instant job: completed at its first read, as benchmarks want to time the client alone.
     pub reads_per_state: u32,
     /// The status of a `POST /configure` that starts a job: 200, or 202 as some clients expect.
     pub configure_status: u16,
