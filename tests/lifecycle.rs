@@ -313,7 +313,9 @@ fn a_deadline_before_anything_was_accepted_is_an_error_not_a_timeout() {
     // The last answer's status and the service's words, not a made-up timeout.
     assert_eq!(publish.output("http-status"), "503");
     assert!(!publish.output("error-message").is_empty());
-    assert!(!publish.output("error-message").contains("MARKETPLACE_TIMEOUT"));
+    assert!(!publish
+        .output("error-message")
+        .contains("MARKETPLACE_TIMEOUT"));
 }
 
 #[cfg(windows)]

@@ -1,8 +1,9 @@
 //! Just enough HTTP/1.1 for the simulator, written by hand so that a fault plan can misbehave at the byte
 //! level: answer late, close without answering, or claim more body than it sends.
 //!
-//! One request per connection: every answer says `Connection: close` and the connection is closed after it.
-//! Bodies are read by `Content-Length` only; the clients under test never send chunked requests.
+//! A connection stays open for the next request, as real services keep them, unless the client asks
+//! to close it or the answer is a fault on the wire (then it is closed after the answer). Bodies are read
+//! by `Content-Length` only; the clients under test never send chunked requests.
 
 use std::time::Duration;
 
@@ -29,6 +30,12 @@ pub struct Request {
 
 impl Request {
     /// The first header of that name, compared without regard to case.
+    /// True when the client asked to close the connection after this request.
+    pub fn wants_close(&self) -> bool {
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -98,21 +105,20 @@ impl ReadError {
     }
 }
 
-/// Reads one request: the head up to the blank line, then exactly `Content-Length` body bytes.
-pub async fn read_request<R: AsyncRead + Unpin>(stream: &mut R) -> Result<Request, ReadError> {
-    let mut buf = Vec::with_capacity(4096);
+/// Reads one request: the head up to the blank line, then exactly `Content-Length` body bytes. `buf`
+/// holds what was read of the connection and not used yet; what follows this request is left in it.
+pub async fn read_request<R: AsyncRead + Unpin>(
+    stream: &mut R,
+    buf: &mut Vec<u8>,
+) -> Result<Request, ReadError> {
     let head_end = loop {
-        if let Some(at) = find(&buf, b"\r\n\r\n") {
+        if let Some(at) = find(buf, b"\r\n\r\n") {
             break at;
         }
         if buf.len() > MAX_HEAD {
             return Err(ReadError::HeadTooLarge);
         }
-        let mut chunk = [0u8; 4096];
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return Err(ReadError::Closed),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
+        fill(stream, buf).await?;
     };
     if head_end > MAX_HEAD {
         return Err(ReadError::HeadTooLarge);
@@ -153,16 +159,25 @@ pub async fn read_request<R: AsyncRead + Unpin>(stream: &mut R) -> Result<Reques
     if length > MAX_BODY {
         return Err(ReadError::BodyTooLarge);
     }
-    let mut body = buf.split_off(head_end + 4);
-    body.truncate(length);
-    let already = body.len();
-    body.resize(length, 0);
-    stream
-        .read_exact(&mut body[already..])
-        .await
-        .map_err(|_| ReadError::Closed)?;
-    request.body = body;
+    let end = head_end + 4 + length;
+    while buf.len() < end {
+        fill(stream, buf).await?;
+    }
+    request.body = buf[head_end + 4..end].to_vec();
+    buf.drain(..end);
     Ok(request)
+}
+
+/// Reads what the connection has next into `buf`; a closed connection ends the request.
+async fn fill<R: AsyncRead + Unpin>(stream: &mut R, buf: &mut Vec<u8>) -> Result<(), ReadError> {
+    let mut chunk = [0u8; 4096];
+    match stream.read(&mut chunk).await {
+        Ok(0) | Err(_) => Err(ReadError::Closed),
+        Ok(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            Ok(())
+        }
+    }
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -236,24 +251,33 @@ pub struct Delivery {
     pub truncate: bool,
 }
 
-/// Writes `response` as `delivery` says, then closes the connection. Write errors are ignored: a client
-/// that hung up early is one of the cases under test, not a simulator failure.
+/// Writes `response` as `delivery` says, and closes the connection after it unless `keep_open` and the
+/// answer is whole: a fault on the wire, or a `Content-Length` a plan set itself (which may lie), ends
+/// the connection. Returns whether it is still open. Write errors are ignored: a client that hung up
+/// early is one of the cases under test, not a simulator failure.
 pub async fn deliver<W: AsyncWrite + Unpin>(
     stream: &mut W,
     response: &Response,
     delivery: Delivery,
-) {
+    keep_open: bool,
+) -> bool {
+    let keep_open =
+        keep_open && delivery == Delivery::default() && response.header("content-length").is_none();
     tokio::time::sleep(delivery.delay).await;
     if !delivery.drop {
-        let _ = write_response(stream, response, delivery.truncate).await;
+        let _ = write_response(stream, response, delivery.truncate, keep_open).await;
     }
-    let _ = stream.shutdown().await;
+    if !keep_open {
+        let _ = stream.shutdown().await;
+    }
+    keep_open
 }
 
 async fn write_response<W: AsyncWrite + Unpin>(
     stream: &mut W,
     response: &Response,
     truncate: bool,
+    keep_open: bool,
 ) -> std::io::Result<()> {
     let mut head = format!(
         "HTTP/1.1 {} {}\r\n",
@@ -266,7 +290,10 @@ async fn write_response<W: AsyncWrite + Unpin>(
     if response.header("content-length").is_none() {
         head.push_str(&format!("Content-Length: {}\r\n", response.body.len()));
     }
-    head.push_str("Connection: close\r\n\r\n");
+    head.push_str(match keep_open {
+        true => "Connection: keep-alive\r\n\r\n",
+        false => "Connection: close\r\n\r\n",
+    });
     let sent = if truncate {
         &response.body[..response.body.len() / 2]
     } else {
@@ -311,7 +338,7 @@ mod tests {
 
     async fn read(raw: &[u8]) -> Result<Request, ReadError> {
         let mut input = raw;
-        read_request(&mut input).await
+        read_request(&mut input, &mut Vec::new()).await
     }
 
     #[tokio::test]
@@ -347,10 +374,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn requests_on_one_connection_are_read_in_turn() {
+        let mut input: &[u8] =
+            b"POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nabGET /b HTTP/1.1\r\nConnection: close\r\n\r\n";
+        let mut buf = Vec::new();
+        let first = read_request(&mut input, &mut buf).await.unwrap();
+        assert_eq!((first.path(), first.body.as_slice()), ("/a", &b"ab"[..]));
+        assert!(!first.wants_close());
+        let second = read_request(&mut input, &mut buf).await.unwrap();
+        assert_eq!(second.path(), "/b");
+        assert!(second.wants_close());
+        assert_eq!(
+            read_request(&mut input, &mut buf).await,
+            Err(ReadError::Closed)
+        );
+        let mut out = Vec::new();
+        deliver(
+            &mut out,
+            &Response::text(200, "ok"),
+            Delivery::default(),
+            true,
+        )
+        .await;
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("Connection: keep-alive\r\n\r\nok"));
+    }
+
+    #[tokio::test]
     async fn writes_true_or_lying_length() {
         let response = Response::text(503, "0123456789");
         let mut out = Vec::new();
-        deliver(&mut out, &response, Delivery::default()).await;
+        deliver(&mut out, &response, Delivery::default(), false).await;
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
         assert!(text.contains("Content-Length: 10\r\nConnection: close\r\n\r\n0123456789"));
@@ -360,7 +415,7 @@ mod tests {
             truncate: true,
             ..Delivery::default()
         };
-        deliver(&mut out, &response, truncate).await;
+        deliver(&mut out, &response, truncate, false).await;
         assert!(String::from_utf8(out)
             .unwrap()
             .ends_with("Content-Length: 10\r\nConnection: close\r\n\r\n01234"));

@@ -242,25 +242,33 @@ async fn serve(
     }
 }
 
-/// One connection: one request, one answer as the plan delivers it, then close.
+/// One connection: requests answered in turn as the plan delivers them, until the client closes it,
+/// asks to close it, or an answer is a fault on the wire.
 async fn exchange(mut stream: TcpStream, portal: &Portal, trace: bool) {
-    let (line, response, delivery) = match http::read_request(&mut stream).await {
-        Ok(request) => {
-            let line = format!("{} {}", request.method, request.target);
-            let (response, delivery) = portal.handle(request);
-            (line, response, delivery)
+    let mut buf = Vec::new();
+    loop {
+        let (line, response, delivery, close) =
+            match http::read_request(&mut stream, &mut buf).await {
+                Ok(request) => {
+                    let line = format!("{} {}", request.method, request.target);
+                    let close = request.wants_close();
+                    let (response, delivery) = portal.handle(request);
+                    (line, response, delivery, close)
+                }
+                Err(error) => match error.response() {
+                    Some(response) => (format!("{error:?}"), response, Delivery::default(), true),
+                    None => return,
+                },
+            };
+        if trace {
+            let faults = match delivery == Delivery::default() {
+                true => String::new(),
+                false => format!(" {delivery:?}"),
+            };
+            let _ = writeln!(io::stderr(), "{line} -> {}{faults}", response.status);
         }
-        Err(error) => match error.response() {
-            Some(response) => (format!("{error:?}"), response, Delivery::default()),
-            None => return,
-        },
-    };
-    if trace {
-        let faults = match delivery == Delivery::default() {
-            true => String::new(),
-            false => format!(" {delivery:?}"),
-        };
-        let _ = writeln!(io::stderr(), "{line} -> {}{faults}", response.status);
+        if !http::deliver(&mut stream, &response, delivery, !close).await {
+            return;
+        }
     }
-    http::deliver(&mut stream, &response, delivery).await;
 }

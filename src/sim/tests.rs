@@ -986,7 +986,8 @@ fn a_thread_simulator_serves_synchronous_callers() {
         answer
     };
     let answer = exchange(&format!(
-        "GET {OFFER}/status?{VERSION} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+        "GET {OFFER}/status?{VERSION} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Connection: close\r\n\r\n"
     ));
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(answer.contains("Connection: close\r\n"));
