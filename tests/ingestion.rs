@@ -477,3 +477,126 @@ fn a_given_job_is_resumed_in_either_form() {
     }
     post.assert_calls(0);
 }
+
+const PLAN_GUID: &str = "8e1f0a52-3b6d-4c97-a2e4-71d9c05b3f68";
+const OLD_DISK: &str = "https://images.blob.core.windows.net/vhds/os-1.0.0.vhd?sv=1&sig=b2xkLXNpZw";
+const NEW_DISK: &str = "https://images.blob.core.windows.net/vhds/os-1.1.0.vhd?sv=1&sig=bmV3LXNpZw";
+
+/// The plan lookup and its technical configuration with version 1.0.0 on `OLD_DISK`.
+fn vm_plan(server: &MockServer) -> (Mock<'_>, Mock<'_>) {
+    let lookup = server.mock(|when, then| {
+        when.method(GET)
+            .path(path("plan"))
+            .query_param("product", format!("product/{GUID}"))
+            .query_param("externalId", "standard")
+            .query_param("$version", VERSION);
+        then.status(200).json_body(json!({"value": [{
+            "id": format!("plan/{GUID}/{PLAN_GUID}"), "identity": {"externalId": "standard"}}]}));
+    });
+    let configuration = server.mock(|when, then| {
+        when.method(GET)
+            .path(path(&format!(
+                "virtual-machine-plan-technical-configuration/{GUID}/{PLAN_GUID}"
+            )))
+            .query_param("$version", VERSION);
+        then.status(200).json_body(json!({
+            "$schema": "https://schema.mp.microsoft.com/schema/virtual-machine-plan-technical-configuration/2022-03-01-preview3",
+            "product": format!("product/{GUID}"), "plan": format!("plan/{GUID}/{PLAN_GUID}"),
+            "operatingSystem": {"family": "linux", "type": "ubuntu"},
+            "skus": [{"imageType": "x64Gen2", "skuId": "standard"}],
+            "vmImageVersions": [{"versionNumber": "1.0.0", "vmImages": [{"imageType": "x64Gen2",
+                "source": {"sourceType": "sasUri", "osDisk": {"uri": OLD_DISK}, "dataDisks": []}}]}]}));
+    });
+    (lookup, configuration)
+}
+
+/// The section 7 request shapes: the plan by its external id, its technical configuration, one draft
+/// configure that keeps version 1.0.0 and adds 1.1.0, then the preview once the draft job succeeded.
+#[test]
+fn a_new_image_version_is_read_merged_configured_then_published() {
+    let server = MockServer::start();
+    product(&server);
+    submissions(
+        &server,
+        vec![draft(), entry(1, "live", "completed", "succeeded")],
+    );
+    let (lookup, configuration) = vm_plan(&server);
+    let draft_body = json!({
+        "$schema": format!("https://schema.mp.microsoft.com/schema/configure/{VERSION}"),
+        "resources": [{
+            "$schema": "https://schema.mp.microsoft.com/schema/virtual-machine-plan-technical-configuration/2022-03-01-preview3",
+            "product": format!("product/{GUID}"), "plan": format!("plan/{GUID}/{PLAN_GUID}"),
+            "operatingSystem": {"family": "linux", "type": "ubuntu"},
+            "skus": [{"imageType": "x64Gen2", "skuId": "standard"}],
+            "vmImageVersions": [
+                {"versionNumber": "1.0.0", "vmImages": [{"imageType": "x64Gen2",
+                    "source": {"sourceType": "sasUri", "osDisk": {"uri": OLD_DISK}, "dataDisks": []}}]},
+                {"versionNumber": "1.1.0", "vmImages": [{"imageType": "x64Gen2",
+                    "source": {"sourceType": "sasUri", "osDisk": {"uri": NEW_DISK}, "dataDisks": []}}]}]}]});
+    let draft_job = "0c5e3b1a-0000-4000-8000-000000000001";
+    let draft_post = configure(&server, draft_body, json!({"jobId": draft_job}));
+    let draft_status = server.mock(|when, then| {
+        when.method(GET)
+            .path(path(&format!("configure/{draft_job}/status")));
+        then.status(200).json_body(
+            json!({"jobId": draft_job, "jobStatus": "completed", "jobResult": "succeeded"}),
+        );
+    });
+    let publish = configure(&server, preview_body(), json!({"jobId": JOB}));
+    job_status(&server, job("completed", "succeeded"));
+    let mut env = env(&server);
+    for (name, value) in [
+        ("MARKETPLACE_PLAN_ID", "standard"),
+        ("MARKETPLACE_IMAGE_VERSION", "1.1.0"),
+        ("MARKETPLACE_OS_DISK_URL", NEW_DISK),
+    ] {
+        set(&mut env, name, value);
+    }
+    let run = checked(common::run(&env));
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    lookup.assert_calls(1);
+    configuration.assert_calls(1);
+    draft_post.assert_calls(1);
+    draft_status.assert_calls(1);
+    publish.assert_calls(1);
+    assert_eq!(run.output("operation-id"), JOB);
+    for signature in ["b2xkLXNpZw", "bmV3LXNpZw"] {
+        run.assert_never_shows(signature);
+    }
+}
+
+/// A pipeline resumed with `MARKETPLACE_OPERATION` and its changes still set follows that job and
+/// applies nothing, saying so.
+#[test]
+fn changes_given_with_an_operation_are_not_applied_and_a_warning_says_so() {
+    let server = MockServer::start();
+    submissions(
+        &server,
+        vec![draft(), entry(2, "preview", "completed", "succeeded")],
+    );
+    let (lookup, _) = vm_plan(&server);
+    let any_post = server.mock(|when, then| {
+        when.method(POST);
+        then.status(200).json_body(json!({"jobId": JOB}));
+    });
+    job_status(&server, job("completed", "succeeded"));
+    let mut env = env(&server);
+    for (name, value) in [
+        ("MARKETPLACE_OFFER_ID", &format!("product/{GUID}")[..]),
+        ("MARKETPLACE_OPERATION", &format!("configure/{JOB}")[..]),
+        ("MARKETPLACE_PLAN_ID", "standard"),
+        ("MARKETPLACE_IMAGE_VERSION", "1.1.0"),
+        ("MARKETPLACE_OS_DISK_URL", NEW_DISK),
+    ] {
+        set(&mut env, name, value);
+    }
+    let run = checked(common::run(&env));
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("::warning title=changes not applied"),
+        "{}",
+        run.stdout
+    );
+    any_post.assert_calls(0);
+    lookup.assert_calls(0);
+}
