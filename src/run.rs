@@ -171,8 +171,8 @@ async fn execute(settings: &Settings, reporter: &Reporter, stop: signals::Listen
         // The race below ends the run at this moment, so no retry may be planned past it.
         Some(Instant::now() + settings.timeout),
     );
-    if let Some(warning) = settings.impolite_poll() {
-        reporter.warning("poll interval", &warning);
+    for (title, text) in settings.warnings() {
+        reporter.warning(title, &text);
     }
     let (offer, version, emails) = (
         settings.offer_id.as_str(),

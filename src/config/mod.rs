@@ -131,19 +131,34 @@ impl Problems {
 }
 
 impl Settings {
-    /// A warning when the poll interval is shorter than the service asks for (never on loopback, where
-    /// the simulator and tests poll fast on purpose).
-    pub fn impolite_poll(&self) -> Option<String> {
+    /// What is worth a warning in inputs that are valid: a poll interval shorter than the service asks
+    /// for (never on loopback, where the simulator and tests poll fast on purpose), and inputs this API
+    /// has no use for. Each as `(title, text)`.
+    pub fn warnings(&self) -> Vec<(&'static str, String)> {
         let rules = self.backend.api().rules();
-        if self.poll_interval >= rules.polite_poll || is_loopback(&self.api_base) {
-            return None;
+        let mut warnings = Vec::new();
+        if self.poll_interval < rules.polite_poll && !is_loopback(&self.api_base) {
+            warnings.push((
+                "poll interval",
+                format!(
+                    "MARKETPLACE_POLL_INTERVAL is {}: the {} API asks for at most one status read every {}",
+                    format_duration(self.poll_interval),
+                    rules.names[0],
+                    format_duration(rules.polite_poll)
+                ),
+            ));
         }
-        Some(format!(
-            "MARKETPLACE_POLL_INTERVAL is {}: the {} API asks for at most one status read every {}",
-            format_duration(self.poll_interval),
-            rules.names[0],
-            format_duration(rules.polite_poll)
-        ))
+        if !self.notification_emails.is_empty() && !rules.notification_mail {
+            warnings.push((
+                "notification e-mails",
+                format!(
+                    "the {} API sends no progress mail, so MARKETPLACE_NOTIFICATION_EMAILS is not used; \
+                     Partner Center mails the account's contacts itself",
+                    rules.names[0]
+                ),
+            ));
+        }
+        warnings
     }
 
     /// Read and validate every input. Sends nothing.

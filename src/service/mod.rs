@@ -64,6 +64,8 @@ pub struct ApiRules {
     pub cancel_needs_operation: bool,
     /// The API can apply draft changes before publishing (contract section 7).
     pub draft_changes: bool,
+    /// The API mails progress to `MARKETPLACE_NOTIFICATION_EMAILS`.
+    pub notification_mail: bool,
     /// The shortest poll interval the service asks for; a shorter one gets a warning (not on loopback).
     pub polite_poll: Duration,
     /// The first wait between two status reads, and the longest, when the inputs do not say.

@@ -263,7 +263,10 @@ pub async fn deliver<W: AsyncWrite + Unpin>(
 ) -> bool {
     let keep_open =
         keep_open && delivery == Delivery::default() && response.header("content-length").is_none();
-    tokio::time::sleep(delivery.delay).await;
+    // Only a real delay waits: even a zero sleep would hold every answer to the timer's next tick.
+    if !delivery.delay.is_zero() {
+        tokio::time::sleep(delivery.delay).await;
+    }
     if !delivery.drop {
         let _ = write_response(stream, response, delivery.truncate, keep_open).await;
     }
@@ -299,8 +302,10 @@ async fn write_response<W: AsyncWrite + Unpin>(
     } else {
         &response.body[..]
     };
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(sent).await?;
+    // One write: head and body in two small segments would wait on the client's delayed ACK.
+    let mut answer = head.into_bytes();
+    answer.extend_from_slice(sent);
+    stream.write_all(&answer).await?;
     stream.flush().await
 }
 

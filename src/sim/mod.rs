@@ -229,6 +229,8 @@ async fn serve(
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 };
+                // Answers go out at once, as a server's do, not after the client's delayed ACK.
+                let _ = stream.set_nodelay(true);
                 let portal = portal.clone();
                 let mut stopped = stopped.clone();
                 tokio::spawn(async move {

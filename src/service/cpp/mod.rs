@@ -26,6 +26,7 @@ pub static RULES: ApiRules = ApiRules {
     check_offer,
     offer_forms: "the offer id in Partner Center (e.g. contoso-offer)",
     cancel_needs_operation: false,
+    notification_mail: true,
     draft_changes: false,
     polite_poll: Duration::ZERO,
     default_poll: (Duration::from_secs(15), Duration::from_secs(60)),

@@ -21,6 +21,7 @@ pub static RULES: ApiRules = ApiRules {
     offer_forms:
         "the offer id in Partner Center (e.g. contoso-offer), product/<guid> or the product's guid",
     cancel_needs_operation: true,
+    notification_mail: false,
     draft_changes: true,
     // The service asks for at most one status read a minute; preview and live jobs run for days.
     polite_poll: Duration::from_secs(60),
