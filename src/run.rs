@@ -119,7 +119,7 @@ fn finish(
     result.exit_code()
 }
 
-/// Every bad input at once, each named; the first also in `error-code`'s place as the variable to fix.
+/// Every bad input at once: each named with what it accepts in the message, all of them in the hint.
 fn config_failure(errors: Vec<ConfigError>) -> RunResult {
     let mut result = RunResult::new(Outcome::ConfigError);
     let variables: Vec<&str> = errors.iter().map(|e| e.variable.as_str()).collect();
