@@ -1,8 +1,10 @@
 //! marketplace-publish: publish an Azure Marketplace offer from CI.
 //!
-//! Data flows one way: [`config`] (environment -> settings) -> [`auth`] (token source) -> [`portal`] (one
-//! method per API call, over [`transport`]) -> [`follow`] (the operation follower) -> [`report`] (one
-//! writer per CI) -> the [`outcome`] and its exit code. [`run`] wires them together; [`cli`] is the binary; [`sim`] is the simulated portal the demo and tests use.
+//! Data flows one way: [`config`] (environment -> settings, with the draft [`changes`]) -> [`auth`]
+//! (token source) -> a [`service`] backend, one per API (one method per call, over [`transport`]) ->
+//! [`follow`] (the operation follower) -> [`report`] (one writer per CI) -> the [`outcome`] and its
+//! exit code. [`run`] wires them together and picks the backend; [`cli`] is the binary; [`sim`] is the
+//! simulated service the demo and tests use. `docs/ARCHITECTURE.md` says more.
 
 pub mod auth;
 mod calendar;
