@@ -147,11 +147,7 @@ fn a_sigterm_while_the_run_sets_up_still_writes_the_outputs() {
         first_line.push(byte[0]);
     }
     assert!(first_line.starts_with(b"::add-mask::"), "{first_line:?}");
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pending.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    assert!(common::send_signal("TERM", pending.child.id()));
     let run = pending.finish();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(run.code, 143, "{}", run.stderr);

@@ -256,11 +256,7 @@ fn an_interrupt_cancels_the_job_when_asked_to() {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pending.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    assert!(common::send_signal("TERM", pending.child.id()));
     let run = pending.finish();
     assert_outcome(&run, "interrupted", 143);
     assert_eq!(sim.count("pi-cancel"), 1);

@@ -184,13 +184,7 @@ fn interrupted_in(plan: &str, send: impl FnOnce(u32), extra: &[(&str, &str)]) ->
 /// Sends `signal` (`TERM`, `INT`) with kill(1).
 #[cfg(unix)]
 fn kill(signal: &str) -> impl FnOnce(u32) + '_ {
-    move |pid| {
-        let kill = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-    }
+    move |pid| assert!(common::send_signal(signal, pid), "kill -{signal}")
 }
 
 /// Sends Ctrl-Break to the process group `pid` leads: `common::spawn` starts every run in a group of
@@ -226,12 +220,8 @@ fn in_turn<'a>(signals: &'a [&'a str]) -> impl FnOnce(u32) + 'a {
             if i > 0 {
                 std::thread::sleep(Duration::from_secs(1));
             }
-            let kill = std::process::Command::new("kill")
-                .args([&format!("-{signal}"), &pid.to_string()])
-                .stderr(std::process::Stdio::null())
-                .status()
-                .unwrap();
-            assert!(kill.success() || i + 1 == signals.len(), "kill -{signal}");
+            let sent = common::send_signal(signal, pid);
+            assert!(sent || i + 1 == signals.len(), "kill -{signal}");
         }
     }
 }

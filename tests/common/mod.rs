@@ -276,3 +276,14 @@ pub fn run_bare(env: &[(String, String)]) -> Run {
         result: Value::Null,
     }
 }
+
+/// Sends `signal` (`TERM`, `INT`, `KILL`) to `pid` with kill(1); true when a process got it.
+#[cfg(unix)]
+pub fn send_signal(signal: &str, pid: u32) -> bool {
+    Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .expect("kill(1) runs")
+        .success()
+}
